@@ -1,0 +1,69 @@
+// Where things are and what they are called: the one place the deploy scripts take names from.
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { which } from './exec.ts';
+import type { Log } from './steps.ts';
+
+export const ENVS = ['dev', 'prod'] as const;
+export type EnvName = (typeof ENVS)[number];
+
+export function isEnv(value: string | undefined): value is EnvName {
+  return value !== undefined && (ENVS as readonly string[]).includes(value);
+}
+
+/** Everything a command needs from its surroundings; tests pass their own. */
+export interface Context {
+  root: string;
+  log: Log;
+  env: NodeJS.ProcessEnv;
+}
+
+export const repoRoot = resolve(import.meta.dirname, '..', '..', '..');
+
+export function platformDir(ctx: Context, env: EnvName): string {
+  return join(ctx.root, 'platform', 'envs', env);
+}
+
+export function chartDir(ctx: Context): string {
+  return join(ctx.root, 'chart');
+}
+
+export function valuesFile(ctx: Context, env: EnvName): string {
+  return join(ctx.root, 'chart', 'ci', `${env}-values.yaml`);
+}
+
+/** Per-env scratch space (kubeconfig, generated values): under .cache/, which git ignores. */
+export function stateDir(ctx: Context, env: EnvName): string {
+  return join(ctx.root, '.cache', 'deploy', env);
+}
+
+/** OpenTofu from ./bin (make tools), else on PATH, else Terraform; TF_BIN overrides. */
+export function tfBin(ctx: Context): string {
+  if (ctx.env.TF_BIN) return ctx.env.TF_BIN;
+  if (which('tofu', ctx.env.PATH)) return 'tofu';
+  if (which('terraform', ctx.env.PATH)) return 'terraform';
+  return 'tofu';
+}
+
+interface Contract {
+  ports: { http: number; metrics: number };
+  probes: { readiness: string };
+  firstResponseHeader: string;
+  traceResponseHeader: string;
+}
+
+export function contract(ctx: Context): Contract {
+  return JSON.parse(readFileSync(join(ctx.root, 'function', 'contract.json'), 'utf8')) as Contract;
+}
+
+export function kubernetesMinor(ctx: Context): number {
+  const v = JSON.parse(readFileSync(join(ctx.root, 'platform', 'versions.json'), 'utf8')) as {
+    kubernetes: { version: string };
+  };
+  return Number(v.kubernetes.version.split('.')[1]);
+}
+
+/** The git commit the image is tagged with (GIT_COMMIT overrides, as CI sets it). */
+export function gitCommitEnvOverride(ctx: Context): string | undefined {
+  return ctx.env.GIT_COMMIT || ctx.env.GITHUB_SHA || undefined;
+}

@@ -1,0 +1,61 @@
+// The image: built once for the cluster's architecture, pushed to ECR, tagged with the commit, known by digest.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { run } from './exec.ts';
+import { gitCommitEnvOverride, type Context } from './config.ts';
+import { registryHost } from './platform.ts';
+
+export const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
+
+export async function gitCommit(ctx: Context): Promise<string> {
+  const fromEnv = gitCommitEnvOverride(ctx);
+  if (fromEnv) return fromEnv;
+  return (await run('git', ['rev-parse', 'HEAD'], { cwd: ctx.root })).trim();
+}
+
+/** Logs docker in to ECR; the password goes through stdin only, never argv or logs. */
+export async function ecrLogin(ctx: Context, region: string, repositoryUrl: string): Promise<void> {
+  const password = await run('aws', ['ecr', 'get-login-password', '--region', region], { cwd: ctx.root });
+  await run('docker', ['login', '--username', 'AWS', '--password-stdin', registryHost(repositoryUrl)], {
+    cwd: ctx.root,
+    input: password,
+  });
+}
+
+export interface Built {
+  tag: string;
+  digest: string;
+}
+
+/** `docker buildx build --push`, then the digest from the build's metadata file. */
+export async function buildAndPush(ctx: Context, repositoryUrl: string, architecture: string, commit: string): Promise<Built> {
+  const dir = mkdtempSync(join(tmpdir(), 'knative-fn-build-'));
+  const metadataFile = join(dir, 'metadata.json');
+  const tag = `${repositoryUrl}:${commit}`;
+  try {
+    await run(
+      'docker',
+      [
+        'buildx', 'build',
+        '--platform', `linux/${architecture}`,
+        '--file', join(ctx.root, 'Dockerfile'),
+        '--tag', tag,
+        '--label', `org.opencontainers.image.revision=${commit}`,
+        '--provenance=false',
+        '--metadata-file', metadataFile,
+        '--push',
+        ctx.root,
+      ],
+      { cwd: ctx.root, stream: true },
+    );
+    const meta = JSON.parse(readFileSync(metadataFile, 'utf8')) as Record<string, unknown>;
+    const digest = meta['containerimage.digest'];
+    if (typeof digest !== 'string' || !DIGEST_RE.test(digest)) {
+      throw new Error(`the build's metadata file has no image digest (containerimage.digest = ${JSON.stringify(digest)})`);
+    }
+    return { tag, digest };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
