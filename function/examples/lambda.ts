@@ -1,0 +1,27 @@
+/**
+ * An AWS Lambda handler for API Gateway HTTP API (payload format 2.0), as it would run on Lambda. To ship a handler
+ * like this one, replace function/src/function.ts with `export { handler } from '../examples/lambda.js';` or with
+ * your own module exporting `handler`.
+ */
+import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, FunctionContext } from '../src/types.js';
+
+export const handler = async (event: APIGatewayProxyEventV2, context: FunctionContext): Promise<APIGatewayProxyResultV2> => {
+  context.logger.info({ path: event.rawPath }, 'lambda-style handler invoked');
+  if (event.rawPath === '/echo') {
+    // Returns the body as received: binary bodies arrive base64-encoded and go back the same way.
+    return {
+      statusCode: 200,
+      headers: { 'content-type': event.headers['content-type'] ?? 'application/octet-stream' },
+      body: event.body ?? '',
+      isBase64Encoded: event.isBase64Encoded,
+    };
+  }
+  // A plain value: API Gateway sends it as a 200 JSON body.
+  return {
+    path: event.rawPath,
+    method: event.requestContext.http.method,
+    query: event.queryStringParameters ?? {},
+    function: context.functionName,
+    remainingMs: context.getRemainingTimeInMillis(),
+  };
+};

@@ -1,0 +1,91 @@
+/**
+ * The application as a Fastify plugin: everything the function needs to serve, and nothing about ports or signals
+ * (server.ts owns those). Tests build it with buildApp() and close it in teardown.
+ */
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import { KEEP_ALIVE_TIMEOUT_MS, type Config } from './config.js';
+import * as userFunction from './function.js';
+import { lambdaPlugin } from './lambda.js';
+import type { Metrics } from './metrics.js';
+import health, { type Lifecycle } from './plugins/health.js';
+import observe from './plugins/observe.js';
+import security from './plugins/security.js';
+import type { SecretStore } from './secrets.js';
+import type { Startup } from './startup.js';
+import type { Telemetry } from './telemetry.js';
+import type { FunctionModule } from './types.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Secrets from Secrets Manager: `app.secrets.get('NAME')`. Always current (refreshed in the background). */
+    secrets: SecretStore;
+    /** Knative identity of this revision (K_SERVICE, K_REVISION). */
+    knative: { service: string; revision: string };
+  }
+}
+
+export interface AppOptions {
+  config: Config;
+  secrets: SecretStore;
+  telemetry: Telemetry;
+  metrics: Metrics;
+  startup: Startup;
+  lifecycle: Lifecycle;
+  /** The function to serve; defaults to function/src/function.ts. */
+  fn?: FunctionModule;
+}
+
+/** Fastify settings for production behind Knative's queue-proxy. */
+export function serverOptions(config: Config, logger: FastifyBaseLogger): FastifyServerOptions & { loggerInstance: FastifyBaseLogger } {
+  return {
+    loggerInstance: logger,
+    // observe.ts writes one line per request, with trace ids; probes are not logged at all.
+    disableRequestLogging: true,
+    requestIdLogLabel: 'request_id',
+    genReqId: () => randomUUID(),
+    // Only queue-proxy (same pod, loopback) may set X-Forwarded-*: the pod IP is reachable without it.
+    trustProxy: 'loopback',
+    bodyLimit: config.bodyLimitBytes,
+    keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    ajv: { customOptions: { coerceTypes: 'array', useDefaults: true, removeAdditional: false, allErrors: false } },
+  };
+}
+
+const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
+  const { config, secrets, telemetry, metrics, startup, lifecycle } = opts;
+  const fn = opts.fn ?? (userFunction as FunctionModule);
+  if (!fn.routes && !fn.handler) {
+    throw new Error('function/src/function.ts must export `routes` (a Fastify plugin) or `handler` (a Lambda handler)');
+  }
+
+  fastify.decorate('secrets', secrets);
+  fastify.decorate('knative', { service: config.service, revision: config.revision });
+
+  await fastify.register(observe, { telemetry, metrics, startup, startupSpan: () => secrets.startupSpan });
+  await fastify.register(security);
+  await fastify.register(health, { lifecycle });
+
+  if (fn.routes) await fastify.register(fn.routes);
+  if (fn.handler) {
+    await fastify.register(lambdaPlugin, {
+      handler: fn.handler,
+      secrets,
+      functionName: config.service,
+      functionVersion: config.revision,
+      requestTimeoutSeconds: config.requestTimeoutSeconds,
+    });
+  }
+};
+
+export default app;
+
+/** Builds a ready (not listening) Fastify instance with the application registered. */
+export async function buildApp(opts: AppOptions & { logger: FastifyBaseLogger }): Promise<FastifyInstance> {
+  const fastify = Fastify(serverOptions(opts.config, opts.logger));
+  await fastify.register(app, opts);
+  await fastify.ready();
+  return fastify;
+}

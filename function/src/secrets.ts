@@ -1,0 +1,243 @@
+/**
+ * Secrets from AWS Secrets Manager: read once before the server reports ready, cached in memory, refreshed in the
+ * background on a TTL. Values live only in this object: never in env vars, logs, spans, metrics or error bodies.
+ */
+import { SpanStatusCode, type Span, type SpanContext, type Tracer } from '@opentelemetry/api';
+import { SECRETS_STARTUP_DEADLINE_MS } from './config.js';
+
+export type SecretValues = Readonly<Record<string, string>>;
+
+/** Errors after which retrying cannot help: startup fails closed on them. */
+export const FATAL_ERRORS = [
+  'ResourceNotFoundException',
+  'AccessDeniedException',
+  'DecryptionFailure',
+  'InvalidRequestException',
+  'InvalidParameterException',
+] as const;
+
+export class SecretLoadError extends Error {
+  constructor(
+    readonly secretId: string,
+    /** The AWS error name (or network/timeout class); never any part of a secret value. */
+    readonly errorClass: string,
+    readonly hint: string,
+    readonly requestId?: string,
+  ) {
+    super(`secret ${JSON.stringify(secretId)} could not be loaded: ${errorClass}${hint ? ` (${hint})` : ''}`);
+    this.name = 'SecretLoadError';
+  }
+}
+
+export interface SecretStoreLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+export interface SecretStoreOptions {
+  ids: readonly string[];
+  region: string | undefined;
+  refreshSeconds: number;
+  logger: SecretStoreLogger;
+  tracer?: Tracer;
+  /** Called after each background refresh, for the refresh metrics. */
+  onRefresh?: (result: 'success' | 'failure', at: Date) => void;
+  startupDeadlineMs?: number;
+}
+
+interface Fetcher {
+  fetch(id: string, signal: AbortSignal): Promise<{ secretString: string | undefined }>;
+}
+
+const HINTS: Record<string, string> = {
+  ResourceNotFoundException: 'check the secret id in SECRETS and the region in AWS_REGION',
+  AccessDeniedException: "the function's IAM role needs secretsmanager:GetSecretValue on this secret",
+  DecryptionFailure: "the function's IAM role needs kms:Decrypt on the secret's KMS key via Secrets Manager",
+  InvalidRequestException: 'the secret may be scheduled for deletion; restore it or remove it from SECRETS',
+  InvalidParameterException: 'check the secret id format in SECRETS',
+  TimeoutError: 'Secrets Manager did not answer in time; check network egress to the endpoint',
+  EndpointUnreachable: 'Secrets Manager could not be reached; check AWS_ENDPOINT_URL_SECRETS_MANAGER, DNS and egress',
+  CredentialsProviderError: 'no AWS credentials: in the cluster check the Pod Identity association of the service account',
+  NotJsonObject: 'the SecretString must be a JSON object whose keys become secrets',
+  NoSecretString: 'binary secrets are not supported; store a JSON object in SecretString',
+};
+
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE']);
+
+/** Maps an SDK or network error to a stable class name, reading only error metadata (never messages with data). */
+export function classify(err: unknown, id: string, timedOut: boolean): SecretLoadError {
+  if (err instanceof SecretLoadError) return err;
+  const e = (err ?? {}) as { name?: string; code?: string; $metadata?: { requestId?: string }; cause?: unknown };
+  const code = e.code ?? (e.cause as { code?: string } | undefined)?.code;
+  let errorClass: string;
+  if (timedOut || e.name === 'AbortError') errorClass = 'TimeoutError';
+  else if (code && NETWORK_CODES.has(code)) errorClass = 'EndpointUnreachable';
+  else if (e.name && e.name !== 'Error') errorClass = e.name;
+  else errorClass = code ?? 'UnknownError';
+  const detail = errorClass === 'EndpointUnreachable' && code ? `${code}; ` : '';
+  return new SecretLoadError(id, errorClass, `${detail}${HINTS[errorClass] ?? 'see the AWS error name'}`, e.$metadata?.requestId);
+}
+
+/** Turns one SecretString into key/value pairs, rejecting anything but a JSON object (without echoing it). */
+export function parseSecretString(id: string, secretString: string | undefined): Record<string, string> {
+  if (secretString === undefined) throw new SecretLoadError(id, 'NoSecretString', HINTS.NoSecretString ?? '');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(secretString);
+  } catch {
+    // The parser's message quotes the input: never let it out.
+    throw new SecretLoadError(id, 'NotJsonObject', HINTS.NotJsonObject ?? '');
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new SecretLoadError(id, 'NotJsonObject', HINTS.NotJsonObject ?? '');
+  }
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(parsed as Record<string, unknown>)) {
+    out[key] = typeof value === 'string' ? value : JSON.stringify(value);
+  }
+  return out;
+}
+
+async function sdkFetcher(region: string | undefined): Promise<Fetcher> {
+  // Loaded only when SECRETS lists something: a function without secrets does not pay for the SDK at start-up.
+  const { SecretsManagerClient, GetSecretValueCommand } = await import('@aws-sdk/client-secrets-manager');
+  const client = new SecretsManagerClient({
+    region,
+    // Per attempt; the SDK's standard retry mode (3 attempts, AWS_MAX_ATTEMPTS) retries throttling and transient errors.
+    requestHandler: { connectionTimeout: 1_500, requestTimeout: 3_000 },
+  });
+  return {
+    async fetch(id, signal) {
+      const out = await client.send(new GetSecretValueCommand({ SecretId: id }), { abortSignal: signal });
+      return { secretString: out.SecretString };
+    },
+  };
+}
+
+export class SecretStore {
+  private values: SecretValues = Object.freeze({});
+  private fetcher: Fetcher | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private refreshing = false;
+  private loadedAt: Date | undefined;
+  /** The startup `secrets.load` span, linked from the first request's span. */
+  startupSpan: SpanContext | undefined;
+
+  constructor(private readonly options: SecretStoreOptions) {}
+
+  get ids(): readonly string[] {
+    return this.options.ids;
+  }
+
+  get loaded(): boolean {
+    return this.options.ids.length === 0 || this.loadedAt !== undefined;
+  }
+
+  get(key: string): string | undefined {
+    return Object.hasOwn(this.values, key) ? this.values[key] : undefined;
+  }
+
+  snapshot(): SecretValues {
+    return this.values;
+  }
+
+  /** Reads every secret once; throws SecretLoadError for the first one that fails. Bounded by the startup deadline. */
+  async load(): Promise<void> {
+    if (this.options.ids.length === 0) return;
+    const tracer = this.options.tracer;
+    const run = async (span?: Span) => {
+      const deadlineMs = this.options.startupDeadlineMs ?? SECRETS_STARTUP_DEADLINE_MS;
+      try {
+        this.values = await this.fetchAll(deadlineMs);
+        this.loadedAt = new Date();
+        span?.setAttribute('function.secrets.count', this.options.ids.length);
+      } catch (err) {
+        const e = err as SecretLoadError;
+        span?.setAttribute('error.type', e.errorClass);
+        span?.setStatus({ code: SpanStatusCode.ERROR, message: e.errorClass });
+        throw err;
+      } finally {
+        span?.end();
+      }
+    };
+    if (!tracer) return run();
+    const span = tracer.startSpan('secrets.load', { attributes: { 'function.secrets.count': this.options.ids.length } });
+    this.startupSpan = span.spanContext();
+    return run(span);
+  }
+
+  private async fetchAll(deadlineMs: number): Promise<SecretValues> {
+    this.fetcher ??= await sdkFetcher(this.options.region);
+    const fetcher = this.fetcher;
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, deadlineMs);
+    timer.unref();
+    try {
+      const parts = await Promise.all(
+        this.options.ids.map(async (id) => {
+          try {
+            const { secretString } = await fetcher.fetch(id, controller.signal);
+            return parseSecretString(id, secretString);
+          } catch (err) {
+            throw classify(err, id, timedOut);
+          }
+        }),
+      );
+      const merged: Record<string, string> = {};
+      parts.forEach((part, i) => {
+        for (const key of Object.keys(part)) {
+          if (Object.hasOwn(merged, key)) {
+            this.options.logger.warn({ key, secretId: this.options.ids[i] }, 'secret key defined twice; the later secret in SECRETS wins');
+          }
+        }
+        Object.assign(merged, part);
+      });
+      return Object.freeze(merged);
+    } finally {
+      clearTimeout(timer);
+      if (!controller.signal.aborted) controller.abort();
+    }
+  }
+
+  /** Re-reads the secrets every refreshSeconds (with jitter); a failed refresh keeps the last good values. */
+  startRefresh(): void {
+    const seconds = this.options.refreshSeconds;
+    if (this.options.ids.length === 0 || seconds <= 0 || this.timer) return;
+    const schedule = () => {
+      const jitter = 1 + (Math.random() - 0.5) * 0.1;
+      this.timer = setTimeout(() => void this.refresh().finally(schedule), seconds * 1000 * jitter);
+      this.timer.unref();
+    };
+    schedule();
+  }
+
+  async refresh(): Promise<boolean> {
+    if (this.refreshing || this.options.ids.length === 0) return false;
+    this.refreshing = true;
+    try {
+      this.values = await this.fetchAll(SECRETS_STARTUP_DEADLINE_MS);
+      this.loadedAt = new Date();
+      this.options.onRefresh?.('success', this.loadedAt);
+      return true;
+    } catch (err) {
+      const e = err as SecretLoadError;
+      this.options.logger.warn(
+        { secretId: e.secretId, errorClass: e.errorClass, requestId: e.requestId },
+        `secret refresh failed (${e.errorClass}); keeping the last good values`,
+      );
+      this.options.onRefresh?.('failure', new Date());
+      return false;
+    } finally {
+      this.refreshing = false;
+    }
+  }
+
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}
