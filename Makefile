@@ -40,8 +40,52 @@ run: build ## Run the built function alone on PORT (default 8080), no peers; set
 test: tools build ## Run every test suite (function, local stack, chart, platform, scripts) and print "N passed, N failed"
 	node scripts/test.mjs
 
+##@ Chart
+
+CHART_SCENARIO ?= dev
+
+.PHONY: chart-test
+chart-test: ## Validate the Helm chart alone: lint, kubeconform, Knative's own validation, promtool, checkov
+	scripts/tools/install.sh helm kubeconform schemas prometheus checkov
+	tap chart/test/*.test.ts
+
+.PHONY: chart-render
+chart-render: ## Print the chart rendered with chart/ci/$(CHART_SCENARIO)-values.yaml and a placeholder image
+	bin/helm template knative-fn chart --namespace functions --kube-version "$$(node -p 'require("./platform/versions.json").kubernetes.version')" \
+	  -f chart/test/fixtures/image-values.yaml -f chart/ci/$(CHART_SCENARIO)-values.yaml
+
 ##@ Tools
 
 .PHONY: tools
 tools: ## Install the pinned tools into ./bin and ./.venv (cached under ~/.cache, keyed by version)
 	scripts/tools/install.sh
+
+##@ Deploy
+
+ENV ?= dev
+N ?= 10
+DEPLOY := node scripts/deploy/cli.ts
+
+.PHONY: deploy-dev
+deploy-dev: ## Deploy to dev: preflight, platform apply, image build + push by digest, helm install, wait Ready, smoke test
+	$(DEPLOY) deploy-dev
+
+.PHONY: deploy-prod
+deploy-prod: ## Promote the digest running in dev to prod, no rebuild (asks to confirm, or CONFIRM=prod)
+	$(DEPLOY) deploy-prod
+
+.PHONY: destroy-dev
+destroy-dev: ## Tear dev down: helm uninstall, then platform destroy (asks to confirm, or CONFIRM=dev)
+	$(DEPLOY) destroy dev
+
+.PHONY: status
+status: ## Show the function in ENV=dev|prod: readiness, URL, image, revisions, traffic split, ready pods
+	$(DEPLOY) status $(ENV)
+
+.PHONY: logs
+logs: ## Show the function's logs in ENV=dev|prod (FOLLOW=1 to follow, TAIL=N lines)
+	$(DEPLOY) logs $(ENV)
+
+.PHONY: coldstart
+coldstart: ## Measure scale-from-zero in ENV: wait for zero pods, one request, N=10 times; p50/p95/max + phases
+	node scripts/coldstart.ts --env $(ENV) --samples $(N)

@@ -71,10 +71,15 @@ export function runRaw(cmd: string, args: readonly string[], opts: RunOptions = 
   });
 }
 
+/** `docker buildx build`, `tofu apply`, `aws eks update-kubeconfig`: the tool and its subcommand words, no flags. */
+export function commandName(cmd: string, args: readonly string[]): string {
+  return [cmd, ...args.filter((a) => !a.startsWith('-')).slice(0, 2)].join(' ');
+}
+
 /** Runs a tool and rejects with a CommandError unless it exits 0. */
 export async function run(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<string> {
   const result = await runRaw(cmd, args, opts);
-  if (result.code !== 0) throw new CommandError([cmd, ...args.slice(0, 3)].join(' '), result);
+  if (result.code !== 0) throw new CommandError(commandName(cmd, args), result);
   return result.stdout;
 }
 

@@ -106,7 +106,7 @@ export async function deployDev(ctx: Context): Promise<void> {
     );
   }
   const out = await steps.step('platform outputs', 'run make deploy-dev without SKIP_PLATFORM so the platform is applied first', () =>
-    platform.outputs(ctx, env),
+    platform.outputs(ctx, env, skipPlatform),
   );
   const kube = await steps.step('kubeconfig', 'check that the EKS cluster exists and your role may call eks:DescribeCluster', () =>
     Kube.connect(ctx, env, out),
@@ -175,7 +175,7 @@ export async function deployProd(ctx: Context): Promise<void> {
     );
   }
   const out = await steps.step('prod platform outputs', 'run make deploy-prod without SKIP_PLATFORM so prod is applied first', () =>
-    platform.outputs(ctx, env),
+    platform.outputs(ctx, env, skipPlatform),
   );
   const kube = await steps.step('prod kubeconfig', 'check that the prod cluster exists and your role may call eks:DescribeCluster', () =>
     Kube.connect(ctx, env, out),

@@ -1,6 +1,4 @@
 // The platform (platform/envs/<env>): apply, destroy, and its outputs read as JSON.
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { run } from './exec.ts';
 import { platformDir, tfBin, type Context, type EnvName } from './config.ts';
 
@@ -101,9 +99,9 @@ function tf(ctx: Context, env: EnvName, args: string[]): [string, string[]] {
   return [tfBin(ctx), [`-chdir=${platformDir(ctx, env)}`, ...args]];
 }
 
-export async function init(ctx: Context, env: EnvName): Promise<void> {
+export async function init(ctx: Context, env: EnvName, stream = true): Promise<void> {
   const [bin, args] = tf(ctx, env, ['init', '-input=false']);
-  await run(bin, args, { cwd: ctx.root, stream: true });
+  await run(bin, args, { cwd: ctx.root, stream });
 }
 
 export async function apply(ctx: Context, env: EnvName): Promise<void> {
@@ -118,9 +116,9 @@ export async function destroy(ctx: Context, env: EnvName): Promise<void> {
   await run(bin, args, { cwd: ctx.root, stream: true });
 }
 
-export async function outputs(ctx: Context, env: EnvName): Promise<PlatformOutputs> {
-  // A fresh clone has no .terraform/: the backend must be initialised before state can be read.
-  if (!existsSync(join(platformDir(ctx, env), '.terraform'))) await init(ctx, env);
+export async function outputs(ctx: Context, env: EnvName, initFirst = true): Promise<PlatformOutputs> {
+  // The backend must be initialised before state can be read (a fresh clone has no .terraform/; init is idempotent).
+  if (initFirst) await init(ctx, env, false);
   const [bin, args] = tf(ctx, env, ['output', '-json']);
   return parseOutputs(await run(bin, args, { cwd: ctx.root }), env);
 }
