@@ -1,0 +1,20 @@
+# Cluster-wide settings every later release relies on: the default StorageClass
+# (Prometheus and Jaeger volumes), the workload NodePool (without it only the tainted
+# "system" pool exists) and the function namespace. Plain Kubernetes objects and the
+# Auto Mode NodePool CRD, which exists as soon as the cluster does.
+resource "helm_release" "this" {
+  name      = "cluster-config"
+  namespace = "kube-system"
+  chart     = "${path.module}/../../charts/cluster-config"
+
+  values = [yamlencode({
+    functionNamespace = var.function_namespace
+    nodePool = {
+      capacityTypes      = var.node_capacity_types
+      instanceCategories = var.node_instance_categories
+      instanceSizes      = var.node_instance_sizes
+      architecture       = var.node_architecture
+      cpuLimit           = var.node_cpu_limit
+    }
+  })]
+}

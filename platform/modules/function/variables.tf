@@ -1,0 +1,59 @@
+variable "name" {
+  type        = string
+  description = "Prefix of the function's AWS resources, e.g. \"knfn-dev\"."
+}
+
+variable "function_name" {
+  type        = string
+  description = "Name of the function (Knative Service and Helm release), e.g. \"fn\"."
+}
+
+variable "namespace" {
+  type        = string
+  description = "Kubernetes namespace the function runs in."
+}
+
+variable "service_account" {
+  type        = string
+  description = "Kubernetes ServiceAccount the function runs as (the chart names it after the release)."
+}
+
+variable "cluster_name" {
+  type        = string
+  description = "EKS cluster the Pod Identity association belongs to."
+}
+
+variable "ecr_keep_images" {
+  type        = number
+  description = "How many tagged images the ECR lifecycle policy keeps, 5 to 1000."
+}
+
+variable "ecr_untagged_expiry_days" {
+  type        = number
+  description = "Days after which untagged images are expired, 1 to 90."
+}
+
+variable "ecr_force_delete" {
+  type        = bool
+  description = "Allow destroying the repository while it still holds images (dev: true, prod: false)."
+}
+
+variable "secret_recovery_window_days" {
+  type        = number
+  description = "Days a deleted secret can still be restored: 0 (delete at once) or 7 to 30."
+}
+
+variable "signing_key_version" {
+  type        = number
+  description = "Version of the generated SIGNING_KEY written to the secret; increase it to rotate the key (the value itself never enters the state)."
+}
+
+variable "kms_deletion_window_days" {
+  type        = number
+  description = "Waiting period before the function's KMS key is deleted, 7 to 30 days."
+}
+
+variable "tags" {
+  type        = map(string)
+  description = "Tags added to every resource."
+}
