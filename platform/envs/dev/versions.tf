@@ -1,0 +1,26 @@
+terraform {
+  required_version = ">= 1.11.0"
+
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = "~> 6.0"
+    }
+    helm = {
+      source  = "hashicorp/helm"
+      version = "~> 3.0"
+    }
+    random = {
+      source  = "hashicorp/random"
+      version = "~> 3.7"
+    }
+  }
+
+  # One state per environment in the bootstrap bucket, S3-native locking (no DynamoDB).
+  # bucket, key and region come from `-backend-config` (scripts/platform.sh passes
+  # key=<env>/terraform.tfstate), so the dev and prod roots stay identical.
+  backend "s3" {
+    use_lockfile = true
+    encrypt      = true
+  }
+}

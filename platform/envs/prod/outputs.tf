@@ -1,0 +1,67 @@
+locals {
+  # Everything the deploy flow reads, in one object: `tofu output -json deploy` for a
+  # person with state access, the SSM parameter for CI.
+  deploy_outputs = {
+    environment              = var.environment
+    region                   = var.aws_region
+    cluster_name             = module.cluster.cluster_name
+    kubernetes_version       = module.cluster.kubernetes_version
+    node_architecture        = var.node_architecture
+    ecr_repository_url       = module.function.ecr_repository_url
+    namespace                = var.function_namespace
+    service_name             = var.function_name
+    service_account          = var.function_service_account
+    function_role_arn        = module.function.role_arn
+    secret_arns              = module.function.secret_arns
+    knative_version          = module.knative.version
+    knative_domain           = module.knative.domain
+    function_url             = "https://${var.function_name}-${var.function_namespace}.${var.domain}"
+    otel_collector_url       = module.observability.collector_otlp_http_url
+    deploy_role_arn          = module.ci.deploy_role_arn
+    grafana                  = module.observability.grafana
+    jaeger                   = module.observability.jaeger
+    prometheus               = module.observability.prometheus
+    outputs_parameter_name   = local.outputs_parameter_name
+    github_oidc_provider_arn = module.ci.github_oidc_provider_arn
+  }
+}
+
+output "deploy" {
+  description = "Everything the deploy flow needs, as one JSON object (also stored in the SSM parameter outputs_parameter_name)."
+  value       = local.deploy_outputs
+}
+
+output "cluster_name" {
+  description = "EKS cluster name."
+  value       = module.cluster.cluster_name
+}
+
+output "region" {
+  description = "AWS region."
+  value       = var.aws_region
+}
+
+output "ecr_repository_url" {
+  description = "ECR repository of the function image."
+  value       = module.function.ecr_repository_url
+}
+
+output "function_role_arn" {
+  description = "IAM role the function runs as (Pod Identity)."
+  value       = module.function.role_arn
+}
+
+output "secret_arns" {
+  description = "ARNs of the function's Secrets Manager secrets."
+  value       = module.function.secret_arns
+}
+
+output "knative_domain" {
+  description = "Domain Knative serves functions under."
+  value       = module.knative.domain
+}
+
+output "deploy_role_arn" {
+  description = "CI deploy role (GitHub OIDC)."
+  value       = module.ci.deploy_role_arn
+}
