@@ -83,6 +83,7 @@ export function report(log: Log, err: unknown): number {
     log.err(`  ${err.hint}`);
     return 2;
   }
-  log.err(`FAILED: ${(err as Error).stack ?? String(err)}`);
+  const e = err as Error;
+  log.err(`FAILED: ${process.env.DEBUG ? (e.stack ?? String(err)) : (e.message ?? String(err))}`);
   return 1;
 }
