@@ -89,3 +89,17 @@ logs: ## Show the function's logs in ENV=dev|prod (FOLLOW=1 to follow, TAIL=N li
 .PHONY: coldstart
 coldstart: ## Measure scale-from-zero in ENV: wait for zero pods, one request, N=10 times; p50/p95/max + phases
 	node scripts/coldstart.ts --env $(ENV) --samples $(N)
+
+##@ Platform
+
+.PHONY: plan-dev
+plan-dev: ## Plan the dev platform (OpenTofu init + plan against the S3 state); needs AWS credentials
+	scripts/platform.sh plan dev
+
+.PHONY: plan-prod
+plan-prod: ## Plan the prod platform (OpenTofu init + plan against the S3 state); needs AWS credentials
+	scripts/platform.sh plan prod
+
+.PHONY: platform-bootstrap
+platform-bootstrap: ## Create the Terraform state bucket once per account (platform/bootstrap)
+	scripts/platform.sh bootstrap

@@ -65,3 +65,33 @@ output "deploy_role_arn" {
   description = "CI deploy role (GitHub OIDC)."
   value       = module.ci.deploy_role_arn
 }
+
+output "namespace" {
+  description = "Namespace the function runs in."
+  value       = var.function_namespace
+}
+
+output "service_account" {
+  description = "ServiceAccount the function runs as (bound to function_role_arn by Pod Identity)."
+  value       = var.function_service_account
+}
+
+output "node_architecture" {
+  description = "CPU architecture of the workload nodes; build the image for it."
+  value       = var.node_architecture
+}
+
+output "otel_collector_endpoint" {
+  description = "OTLP/HTTP endpoint of the cluster's collector (the chart's OTEL_EXPORTER_OTLP_ENDPOINT)."
+  value       = module.observability.collector_otlp_http_url
+}
+
+output "grafana" {
+  description = "Grafana: namespace, service, port, port-forward command, admin secret ARN."
+  value       = module.observability.grafana
+}
+
+output "jaeger" {
+  description = "Jaeger: namespace, service, port, port-forward command."
+  value       = module.observability.jaeger
+}
