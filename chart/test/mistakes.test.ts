@@ -1,0 +1,48 @@
+// Values mistakes a user is likely to make fail `helm template` with a message that names the key to fix.
+import t from 'tap';
+import { helmTemplate, tempDir, valueFiles, writeTemp } from './helpers.ts';
+
+type Case = { name: string; values: string; expect: RegExp };
+
+const cases: Case[] = [
+  {
+    name: 'min-scale above max-scale',
+    values: 'autoscaling:\n  minScale: 5\n  maxScale: 2\n',
+    expect: /autoscaling\.minScale \(5\) must not exceed autoscaling\.maxScale \(2\)/,
+  },
+  { name: 'target 0', values: 'autoscaling:\n  target: 0\n', expect: /'\/autoscaling\/target': minimum: got 0, want 0\.01/ },
+  {
+    name: 'two ports',
+    values: 'ports:\n  - name: http1\n    containerPort: 8080\n  - name: h2c\n    containerPort: 8081\n',
+    expect: /'\/ports': maxItems: got 2, want 1/,
+  },
+  { name: 'unknown top-level key', values: 'replicaCount: 3\n', expect: /additional properties 'replicaCount' not allowed/ },
+  { name: 'unknown nested key (typo)', values: 'autoscaling:\n  minscale: 2\n', expect: /'\/autoscaling': additional properties 'minscale' not allowed/ },
+  { name: 'wrong type', values: 'containerConcurrency: "fifty"\n', expect: /\/containerConcurrency/ },
+  { name: 'traffic not adding up to 100', values: 'traffic:\n  - latestRevision: true\n    percent: 90\n', expect: /traffic: the percents must add up to 100 \(got 90\)/ },
+  { name: 'a reserved env var', values: 'function:\n  extraEnv:\n    - name: PORT\n      value: "9000"\n', expect: /function\.extraEnv: PORT is reserved by Knative/ },
+  { name: 'timeout above the cluster maximum', values: 'timeoutSeconds: 900\n', expect: /\/timeoutSeconds/ },
+  { name: 'a tag where a digest belongs', values: 'image:\n  digest: "latest"\n', expect: /\/image\/digest/ },
+];
+
+const dir = tempDir('mistakes');
+
+for (const c of cases) {
+  t.test(c.name, async (t) => {
+    const file = writeTemp(dir, `${c.name.replace(/\W+/g, '-')}.yaml`, c.values);
+    const r = helmTemplate([...valueFiles('default'), '-f', file]);
+    t.not(r.status, 0, 'helm template fails');
+    t.match(r.stderr, c.expect, `the message names the key:\n${r.stderr}`);
+  });
+}
+
+t.test('an environment file without the deploy-time image says what is missing', async (t) => {
+  const r = helmTemplate(['-f', 'chart/ci/prod-values.yaml']);
+  t.not(r.status, 0, 'helm template fails');
+  t.match(r.stderr, /image\.repository is required/, r.stderr);
+});
+
+t.test('the same values without the mistake render (the failures above are the mistakes)', async (t) => {
+  const r = helmTemplate([...valueFiles('default'), '-f', writeTemp(dir, 'ok.yaml', 'autoscaling:\n  minScale: 2\n  maxScale: 5\n  target: 10\n')]);
+  t.equal(r.status, 0, r.output);
+});

@@ -1,0 +1,180 @@
+// The chart renders for every scenario, passes `helm lint --strict`, and agrees with the function's contract
+// (function/contract.json) and the platform's versions (platform/versions.json): names, ports and probe paths are
+// read from there, never restated here.
+import t from 'tap';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import {
+  CHART,
+  NAMESPACE,
+  ROOT,
+  byKind,
+  contract,
+  knativeService,
+  render,
+  run,
+  scenarios,
+  tool,
+  valueFiles,
+  versions,
+} from './helpers.ts';
+
+const all = scenarios();
+
+t.test('the required scenarios exist', async (t) => {
+  for (const s of ['default', 'dev', 'prod', 'canary', 'minimal']) t.ok(all.includes(s), `chart/ci/${s}-values.yaml exists`);
+});
+
+for (const scenario of all) {
+  t.test(`helm lint --strict (${scenario})`, async (t) => {
+    const r = run(tool('helm'), ['lint', CHART, '--strict', '--namespace', NAMESPACE, '--kube-version', versions().kubernetes.version, ...valueFiles(scenario)]);
+    t.equal(r.status, 0, `helm lint --strict passes:\n${r.output}`);
+    t.notMatch(r.output, /\[(WARNING|ERROR)\]/, `no lint findings:\n${r.output}`);
+  });
+
+  t.test(`helm template (${scenario}) renders the function as a Knative Service`, async (t) => {
+    const { objects } = render(scenario);
+    const ksvc = knativeService(objects);
+    const c = contract();
+    const container = ksvc.spec.template.spec.containers[0];
+
+    // Exactly one port, the function's HTTP port.
+    t.same(container.ports.map((p: { containerPort: number }) => p.containerPort), [c.ports.http], 'one container port: contract ports.http');
+
+    // Env: only names the function knows, the required ones present, never Knative's reserved ones.
+    const env: Array<{ name: string; value: string }> = container.env;
+    const names = env.map((e) => e.name);
+    const known = new Set(Object.values(c.env));
+    for (const n of names) t.ok(known.has(n), `env ${n} is a name from function/contract.json`);
+    for (const key of ['metricsPort', 'region', 'secrets', 'secretsRefreshSeconds', 'logLevel', 'requestTimeoutSeconds', 'shutdownTimeoutSeconds', 'otelEndpoint', 'otelProtocol', 'otelSampler']) {
+      t.ok(names.includes(c.env[key]!), `env sets ${c.env[key]} (contract env.${key})`);
+    }
+    t.notOk(names.includes(c.env.port!), 'PORT is left to Knative');
+    t.notOk(names.some((n) => n.startsWith('K_')), 'no K_* variables (Knative sets them)');
+    t.equal(new Set(names).size, names.length, 'no duplicate env names');
+    const value = (key: string) => env.find((e) => e.name === c.env[key])?.value;
+    t.equal(value('metricsPort'), String(c.ports.metrics), 'METRICS_PORT is contract ports.metrics');
+    t.equal(value('requestTimeoutSeconds'), String(ksvc.spec.template.spec.timeoutSeconds), 'REQUEST_TIMEOUT_SECONDS equals the revision timeoutSeconds');
+    t.ok(Number(value('shutdownTimeoutSeconds')) < ksvc.spec.template.spec.timeoutSeconds, 'shutdown budget fits in the grace period (timeoutSeconds)');
+
+    // Probes: the contract's paths on the user port; readiness without period/timeouts = aggressive probing.
+    t.equal(container.readinessProbe.httpGet.path, c.probes.readiness, 'readiness path is contract probes.readiness');
+    t.equal(container.livenessProbe.httpGet.path, c.probes.liveness, 'liveness path is contract probes.liveness');
+    t.equal(container.readinessProbe.httpGet.port, c.ports.http, 'readiness probes the user port');
+    t.equal(container.livenessProbe.httpGet.port, c.ports.http, 'liveness probes the user port');
+
+    // Restricted security context and a writable /tmp on a read-only root.
+    t.match(container.securityContext, {
+      runAsNonRoot: true,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    t.same(container.volumeMounts, [{ name: 'tmp', mountPath: '/tmp' }], '/tmp is mounted');
+    t.ok(ksvc.spec.template.spec.volumes.find((v: { name: string; emptyDir?: object }) => v.name === 'tmp' && v.emptyDir), '/tmp is an emptyDir');
+    t.equal(ksvc.spec.template.spec.automountServiceAccountToken, false, 'no API token in the pod');
+
+    // Image by digest unless the scenario asks for a tag.
+    t.match(container.image, /^[^@:]+(@sha256:[a-f0-9]{64}|:[\w.-]+)$/, 'image by digest or tag');
+
+    // Revision template: nothing that changes per chart release (a change there mints a Revision).
+    const tmplLabels = ksvc.spec.template.metadata.labels ?? {};
+    t.notOk('helm.sh/chart' in tmplLabels, 'no helm.sh/chart label on the revision template');
+    t.notOk('app.kubernetes.io/version' in tmplLabels, 'no version label on the revision template');
+    t.ok(ksvc.metadata.labels?.['helm.sh/chart'], 'the Service itself carries the chart label');
+
+    // Autoscaling annotations sit on the revision template, as strings.
+    const ann = ksvc.spec.template.metadata.annotations;
+    for (const k of ['class', 'metric', 'target', 'target-utilization-percentage', 'min-scale', 'max-scale', 'initial-scale', 'target-burst-capacity']) {
+      t.type(ann[`autoscaling.knative.dev/${k}`], 'string', `autoscaling.knative.dev/${k} set`);
+    }
+    t.notOk(Object.keys(ksvc.metadata.annotations ?? {}).some((k) => k.startsWith('autoscaling.')), 'no autoscaling annotation on the Service metadata');
+
+    // Traffic adds up to 100.
+    t.equal(ksvc.spec.traffic.reduce((a: number, r: { percent: number }) => a + r.percent, 0), 100, 'traffic percents add up to 100');
+
+    // Every object in the release namespace.
+    for (const o of objects) t.equal(o.metadata.namespace, NAMESPACE, `${o.kind}/${o.metadata.name} is namespaced`);
+  });
+}
+
+t.test('PodMonitor scrapes the contract metrics port and path on the revision pods', async (t) => {
+  const c = contract();
+  const { objects } = render('dev');
+  const [pm] = byKind(objects, 'PodMonitor');
+  t.ok(pm, 'dev renders a PodMonitor');
+  const ep = pm!.spec.podMetricsEndpoints[0];
+  t.equal(ep.path, c.metricsPath, 'path is contract metricsPath');
+  t.equal(ep.port, 'user-port', "selects the target of Knative's user port");
+  const addr = ep.relabelings.find((r: { targetLabel: string }) => r.targetLabel === '__address__');
+  t.equal(addr.replacement, `\${1}:${c.ports.metrics}`, 'address rewritten to the pod IP and METRICS_PORT');
+  t.same(pm!.spec.selector.matchLabels, { 'serving.knative.dev/service': knativeService(objects).metadata.name }, "selects this Service's pods");
+  t.same(byKind(render('default').objects, 'PodMonitor'), [], 'off by default');
+});
+
+t.test('NetworkPolicy: data plane to queue-proxy only, metrics to monitoring only, no IMDS', async (t) => {
+  const c = contract();
+  const { objects } = render('prod');
+  const [np] = byKind(objects, 'NetworkPolicy');
+  t.ok(np, 'prod renders a NetworkPolicy');
+  const ingressPorts = np!.spec.ingress.flatMap((r: { ports: Array<{ port: number }> }) => r.ports.map((p) => p.port));
+  for (const p of ingressPorts.filter((p: number) => p !== c.ports.metrics)) {
+    t.ok(c.reservedPorts.includes(p), `ingress port ${p} is one of queue-proxy's (contract reservedPorts)`);
+  }
+  t.notOk(ingressPorts.includes(c.ports.http), 'the function port is not opened (queue-proxy reaches it on localhost)');
+  const metricsRule = np!.spec.ingress.find((r: { ports: Array<{ port: number }> }) => r.ports.some((p) => p.port === c.ports.metrics));
+  t.same(metricsRule.from, [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }], 'metrics port only from monitoring');
+  const https = np!.spec.egress.find((r: { ports: Array<{ port: number }> }) => r.ports.some((p) => p.port === 443));
+  t.same(https.to[0].ipBlock, { cidr: '0.0.0.0/0', except: ['169.254.169.254/32'] }, 'HTTPS anywhere except instance metadata');
+  t.ok(np!.spec.egress.some((r: { ports: Array<{ port: number }> }) => r.ports.some((p) => p.port === 53)), 'DNS allowed');
+});
+
+t.test('chart metadata agrees with package.json and platform/versions.json', async (t) => {
+  const chart = parse(readFileSync(join(CHART, 'Chart.yaml'), 'utf8'));
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
+  t.equal(chart.appVersion, pkg.version, 'Chart.yaml appVersion is package.json version');
+  t.equal(chart.annotations['knative.dev/serving-release'], versions().knative.release, 'Knative release annotation is platform/versions.json');
+  const values = parse(readFileSync(join(CHART, 'values.yaml'), 'utf8'));
+  const c = contract();
+  t.equal(values.ports[0].containerPort, c.ports.http, 'values ports[0].containerPort is contract ports.http');
+  t.equal(values.metrics.port, c.ports.metrics, 'values metrics.port is contract ports.metrics');
+  t.equal(values.metrics.path, c.metricsPath, 'values metrics.path is contract metricsPath');
+  t.equal(values.probes.readiness.path, c.probes.readiness, 'values readiness path is the contract');
+  t.equal(values.probes.liveness.path, c.probes.liveness, 'values liveness path is the contract');
+  for (const p of [...values.networkPolicy.queueProxyPorts, values.networkPolicy.autoscalerStatsPort, values.networkPolicy.queueProxyMetricsPort]) {
+    t.ok(c.reservedPorts.includes(p), `networkPolicy port ${p} is a queue-proxy port (contract reservedPorts)`);
+  }
+});
+
+t.test('every values key is documented with a "# --" comment (on the key or on its parent)', async (t) => {
+  const lines = readFileSync(join(CHART, 'values.yaml'), 'utf8').split('\n');
+  /** Is there a `# --` comment in the comment block right above line i (or on the `- # --` line of a list item)? */
+  const commented = (i: number): boolean => {
+    if (/^\s*-\s*#\s--/.test(lines[i - 1] ?? '')) return true;
+    for (let j = i - 1; j >= 0 && /^\s*#/.test(lines[j]!); j--) if (/#\s--/.test(lines[j]!)) return true;
+    return false;
+  };
+  const indentOf = (l: string) => /^(\s*)/.exec(l)![1]!.length;
+  let keys = 0;
+  lines.forEach((line, i) => {
+    const m = /^(\s*)(?:-\s+)?([A-Za-z]\w*):(\s|$)/.exec(line);
+    if (!m) return;
+    // A map of documented keys (image:, autoscaling:, ...) is documented by its children.
+    const next = lines.slice(i + 1).find((l) => l.trim() !== '' && !/^\s*#/.test(l));
+    if (/:\s*$/.test(line) && next && indentOf(next) > m[1]!.length && /^\s*[A-Za-z]\w*:/.test(next)) return;
+    keys++;
+    // Walk up through the ancestors (lines with less indentation) until one is documented.
+    let documented = commented(i);
+    let indent = m[1]!.length;
+    for (let k = i - 1; k >= 0 && !documented && indent > 0; k--) {
+      const l = lines[k]!;
+      if (l.trim() === '' || /^\s*#/.test(l) || indentOf(l) >= indent) continue;
+      indent = indentOf(l);
+      documented = commented(k);
+    }
+    t.ok(documented, `values.yaml:${i + 1} ${m[2]} is documented`);
+  });
+  t.ok(keys > 70, `${keys} keys checked`);
+});
