@@ -14,7 +14,7 @@ const step = async (name, fn) => {
 };
 
 await step('type-check (tsc)', () => {
-  execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json', '--noEmit'], { stdio: 'inherit' });
+  execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
 });
 
 await step('bundle (esbuild)', async () => {
@@ -26,6 +26,8 @@ await step('bundle (esbuild)', async () => {
     splitting: true,
     format: 'esm',
     platform: 'node',
+    // Prefer packages' ES module builds: named exports survive dynamic import() and tree-shaking works.
+    mainFields: ['module', 'main'],
     target: 'node24',
     sourcemap: 'linked',
     legalComments: 'linked',

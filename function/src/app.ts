@@ -2,7 +2,7 @@
  * The application as a Fastify plugin: everything the function needs to serve, and nothing about ports or signals
  * (server.ts owns those). Tests build it with buildApp() and close it in teardown.
  */
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import { KEEP_ALIVE_TIMEOUT_MS, type Config } from './config.js';
 import * as userFunction from './function.js';
@@ -41,8 +41,7 @@ export function serverOptions(config: Config, logger: FastifyBaseLogger): Fastif
   return {
     loggerInstance: logger,
     // observe.ts writes one line per request, with trace ids; probes are not logged at all.
-    disableRequestLogging: true,
-    requestIdLogLabel: 'request_id',
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
     genReqId: () => randomUUID(),
     // Only queue-proxy (same pod, loopback) may set X-Forwarded-*: the pod IP is reachable without it.
     trustProxy: 'loopback',
@@ -67,6 +66,11 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(observe, { telemetry, metrics, startup, startupSpan: () => secrets.startupSpan });
   await fastify.register(security);
   await fastify.register(health, { lifecycle });
+  // While draining, every response closes its connection: keep-alive sockets do not hold the exit back.
+  fastify.addHook('onSend', (_request, reply, payload, done) => {
+    if (lifecycle.draining) reply.header('connection', 'close');
+    done(null, payload);
+  });
 
   if (fn.routes) await fastify.register(fn.routes);
   if (fn.handler) {

@@ -18,8 +18,8 @@ export const DEFAULT_SHUTDOWN_TIMEOUT_SECONDS = 30;
 export const DEFAULT_SECRETS_REFRESH_SECONDS = 300;
 /** Above queue-proxy's 90 s idle-connection reuse, so it never writes to a socket we are closing. */
 export const KEEP_ALIVE_TIMEOUT_MS = 95_000;
-/** Startup gives up on Secrets Manager after this long, so a failing pod exits well within 10 s. */
-export const SECRETS_STARTUP_DEADLINE_MS = 8_000;
+/** Start-up gives up on Secrets Manager after this long, so a failing pod exits within 10 s even on a slow node. */
+export const SECRETS_STARTUP_DEADLINE_MS = 6_000;
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];

@@ -14,8 +14,8 @@ import { errorBodySchema } from './plugins/security.js';
 export const SIGNING_KEY = 'SIGNING_KEY';
 
 const document = {
-  description: 'Any JSON object or array; its exact bytes are what is signed.',
-  type: ['object', 'array'],
+  description: 'A JSON object; its exact bytes (not a re-serialisation) are what is signed.',
+  type: 'object',
 } as const;
 
 function unavailable() {

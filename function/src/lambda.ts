@@ -60,13 +60,14 @@ export function toEvent(request: FastifyRequest, body: Buffer | undefined): APIG
 
   const headers: Record<string, string> = {};
   let cookies: string[] | undefined;
-  for (const [name, value] of Object.entries(request.headers)) {
-    if (value === undefined) continue;
+  // Names arrive lower-cased; repeated headers are joined with commas, as API Gateway does.
+  for (const [name, values] of Object.entries(request.raw.headersDistinct)) {
+    if (values === undefined) continue;
     if (name === 'cookie') {
-      cookies = (Array.isArray(value) ? value.join('; ') : value).split(/;\s*/).filter(Boolean);
+      cookies = values.join('; ').split(/;\s*/).filter(Boolean);
       continue;
     }
-    headers[name] = Array.isArray(value) ? value.join(',') : value;
+    headers[name] = values.join(',');
   }
 
   let queryStringParameters: Record<string, string> | undefined;

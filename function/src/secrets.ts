@@ -104,7 +104,7 @@ async function sdkFetcher(region: string | undefined): Promise<Fetcher> {
   const client = new SecretsManagerClient({
     region,
     // Per attempt; the SDK's standard retry mode (3 attempts, AWS_MAX_ATTEMPTS) retries throttling and transient errors.
-    requestHandler: { connectionTimeout: 1_500, requestTimeout: 3_000 },
+    requestHandler: { connectionTimeout: 1_000, requestTimeout: 2_000 },
   });
   return {
     async fetch(id, signal) {

@@ -68,7 +68,8 @@ async function main(): Promise<void> {
     await loading;
   } catch (err) {
     if (err instanceof SecretLoadError) {
-      await telemetry.shutdown(1_000);
+      // The failed secrets.load span is worth a last export attempt; the fatal line below says the rest.
+      await telemetry.shutdown(1_000, true);
       fatal({
         msg: `startup failed: ${err.message}`,
         secretId: err.secretId,

@@ -36,8 +36,8 @@ export interface Telemetry {
   /** False when OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none: spans are not recorded, propagation still works. */
   readonly enabled: boolean;
   readonly tracer: Tracer;
-  /** Exports what is buffered; bounded by timeoutMs. */
-  shutdown(timeoutMs: number): Promise<void>;
+  /** Exports what is buffered; bounded by timeoutMs (a warning is logged when it runs out, unless quiet). */
+  shutdown(timeoutMs: number, quiet?: boolean): Promise<void>;
   forceFlush(): Promise<void>;
 }
 
@@ -229,11 +229,11 @@ export async function createTelemetry(options: TelemetryOptions): Promise<Teleme
     enabled: true,
     tracer: provider.getTracer(TRACER_NAME),
     forceFlush: () => provider.forceFlush(),
-    shutdown: async (timeoutMs) => {
+    shutdown: async (timeoutMs, quiet = false) => {
       let timer: NodeJS.Timeout | undefined;
       const deadline = new Promise<void>((resolve) => {
         timer = setTimeout(() => {
-          logger.warn({ timeoutMs }, 'telemetry flush did not finish in time; remaining spans dropped');
+          if (!quiet) logger.warn({ timeoutMs }, 'telemetry flush did not finish in time; remaining spans dropped');
           resolve();
         }, timeoutMs);
         timer.unref();

@@ -3,6 +3,7 @@
  * Parsing rejects prototype-pollution keys; invalid JSON is a 400 with a JSON error body.
  */
 import type { FastifyPluginAsync } from 'fastify';
+import fp from 'fastify-plugin';
 import sjson from 'secure-json-parse';
 
 declare module 'fastify' {
@@ -21,10 +22,10 @@ class InvalidJsonError extends Error {
   }
 }
 
-/** Registers the parser in the calling (encapsulated) context only. */
-export const rawJsonBody: FastifyPluginAsync = async (app) => {
+const plugin: FastifyPluginAsync = async (app) => {
   app.decorateRequest('rawBody', null);
-  app.removeContentTypeParser('application/json');
+  // JSON only: any other content type is a 415.
+  app.removeAllContentTypeParsers();
   app.addContentTypeParser(/^application\/([\w.+-]+\+)?json(\s*;.*)?$/i, { parseAs: 'buffer' }, (request, body, done) => {
     const raw = body as Buffer;
     request.rawBody = raw;
@@ -39,3 +40,6 @@ export const rawJsonBody: FastifyPluginAsync = async (app) => {
     }
   });
 };
+
+/** Registers the parser in the context that registers it (not globally): `await app.register(rawJsonBody)`. */
+export const rawJsonBody = fp(plugin, { name: 'raw-json-body', fastify: '5.x' });

@@ -1,0 +1,97 @@
+/**
+ * Runs the built function (dist/server.js) as its own process, the way the image does, and captures its output.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { NODE, requireBuild } from './paths.js';
+
+export interface RunningServer {
+  child: ChildProcess;
+  port: number;
+  metricsPort: number;
+  url: string;
+  metricsUrl: string;
+  output(): string;
+  /** Resolves with the exit code (or signal name) and how long after `since` it came. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
+  stop(): Promise<void>;
+}
+
+export interface SpawnResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  ms: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Base environment: no AWS credentials from the machine, tracing off unless a test asks for it. */
+export function baseEnv(extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: process.env.HOME ?? '/tmp',
+    PORT: '0',
+    METRICS_PORT: '0',
+    SECRETS: '',
+    OTEL_TRACES_EXPORTER: 'none',
+    AWS_EC2_METADATA_DISABLED: 'true',
+    ...extra,
+  };
+}
+
+/** Runs the server until it exits on its own (start-up failures); kills it after `timeoutMs`. */
+export async function runToExit(env: Record<string, string>, timeoutMs = 20_000): Promise<SpawnResult> {
+  const started = Date.now();
+  const child = spawn(NODE, [requireBuild()], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += String(d)));
+  child.stderr.on('data', (d) => (stderr += String(d)));
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
+  clearTimeout(timer);
+  return { code, signal, ms: Date.now() - started, stdout, stderr };
+}
+
+/** Starts the server and waits for its `listening` line. */
+export async function startServer(env: Record<string, string>, timeoutMs = 20_000): Promise<RunningServer> {
+  const child = spawn(NODE, [requireBuild()], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal, at: Date.now() })),
+  );
+  const ports = await new Promise<{ port: number; metricsPort: number }>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start within ${timeoutMs} ms:\n${out}`)), timeoutMs);
+    const onData = (d: Buffer) => {
+      out += String(d);
+      for (const line of out.split('\n')) {
+        if (!line.includes('"listening"')) continue;
+        const parsed = JSON.parse(line) as { port: number; metricsPort: number };
+        clearTimeout(timer);
+        resolve({ port: parsed.port, metricsPort: parsed.metricsPort });
+        return;
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', (d) => (out += String(d)));
+    void exited.then(({ code }) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code} before listening:\n${out}`));
+    });
+  });
+  child.stdout.on('data', (d) => (out += String(d)));
+  return {
+    child,
+    ...ports,
+    url: `http://127.0.0.1:${ports.port}`,
+    metricsUrl: `http://127.0.0.1:${ports.metricsPort}`,
+    output: () => out,
+    exited,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await exited;
+      }
+    },
+  };
+}
