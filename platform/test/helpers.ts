@@ -79,8 +79,10 @@ export async function parseTfvars(env: Env): Promise<Record<string, unknown>> {
   return (await parse(file, readFileSync(file, 'utf8'))) as Record<string, unknown>;
 }
 
-/** A tool from ./bin or ./.venv/bin; undefined when `make tools` has not installed it. */
+/** A tool from ./bin or ./.venv/bin (PLATFORM_TEST_<NAME> overrides, for trying another build); undefined when `make tools` has not installed it. */
 export function tool(name: string): string | undefined {
+  const override = process.env[`PLATFORM_TEST_${name.toUpperCase().replace(/-/g, '_')}`];
+  if (override) return override;
   for (const p of [join(ROOT, 'bin', name), join(ROOT, '.venv', 'bin', name)]) if (existsSync(p)) return p;
   return undefined;
 }

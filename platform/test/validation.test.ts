@@ -1,0 +1,113 @@
+// Variable validations, evaluated by OpenTofu itself. Providers cannot be downloaded
+// here, so `tofu validate`/`plan` of the real roots is impossible offline; a root made
+// of an environment's variables.tf alone needs no provider, so `tofu plan` on it
+// evaluates every type constraint and validation rule against the real
+// terraform.tfvars, and against the bad values a person is likely to type.
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { ENVS, PLATFORM, output, run, tool } from './helpers.ts';
+
+const flat = (s: string): string => s.replace(/[│╷╵]/g, ' ').replace(/\s+/g, ' ');
+
+function stubRoot(t: { teardown(fn: () => void): void }, tofu: string, variablesFrom: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'tofu-vars-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  copyFileSync(join(variablesFrom, 'variables.tf'), join(dir, 'variables.tf'));
+  const init = run(tofu, [`-chdir=${dir}`, 'init', '-input=false', '-no-color']);
+  if (init.status !== 0) throw new Error(`tofu init of the variables-only root failed\n${output(init)}`);
+  return dir;
+}
+
+const plan = (tofu: string, dir: string, args: string[]) =>
+  run(tofu, [`-chdir=${dir}`, 'plan', '-input=false', '-lock=false', '-no-color', ...args], { env: { TF_VAR_FILE: '' } });
+
+t.test('dev and prod terraform.tfvars satisfy every type and validation, and set every required variable', async (t) => {
+  const tofu = tool('tofu');
+  if (!tofu) return t.fail('bin/tofu is missing: run make tools');
+  for (const env of ENVS) {
+    const dir = stubRoot(t, tofu, join(PLATFORM, 'envs', env));
+    const r = plan(tofu, dir, [`-var-file=${join(PLATFORM, 'envs', env, 'terraform.tfvars')}`]);
+    t.equal(r.status, 0, `${env}: tofu plan accepts terraform.tfvars\n${output(r)}`);
+  }
+});
+
+t.test('a missing required variable stops tofu with its name', async (t) => {
+  const tofu = tool('tofu');
+  if (!tofu) return t.fail('bin/tofu is missing: run make tools');
+  const dir = stubRoot(t, tofu, join(PLATFORM, 'envs', 'dev'));
+  const r = plan(tofu, dir, []);
+  t.not(r.status, 0, 'plan without tfvars fails');
+  t.match(flat(r.stderr), /No value for required variable/, output(r));
+});
+
+// [variable, bad value as -var text, part of the message the person sees]
+const BAD: [string, string, RegExp][] = [
+  ['environment', 'staging', /environment must be "dev" or "prod"/],
+  ['project', 'Knative_FN', /project must be 2-12 characters/],
+  ['aws_region', 'Ireland', /aws_region must be an AWS region code/],
+  ['vpc_cidr', '10.0.0.0/8', /vpc_cidr must be a private IPv4 CIDR .* between \/16 and \/20/],
+  ['vpc_cidr', '8.8.0.0/16', /vpc_cidr must be a private IPv4 CIDR/],
+  ['vpc_cidr', '10.40.0.0', /vpc_cidr must be a private IPv4 CIDR/],
+  ['az_count', '1', /az_count must be 2 or 3/],
+  ['cluster_endpoint_public_access_cidrs', '["0.0.0.0/0"]', /never 0\.0\.0\.0\/0/],
+  ['cluster_endpoint_public_access_cidrs', '["203.0.113.300/32"]', /valid IPv4 CIDRs/],
+  ['admin_principal_arns', '["platform-admin"]', /IAM role ARN like/],
+  ['admin_principal_arns', '[]', /at least one IAM role ARN/],
+  ['github_repository', 'https://github.com/acme/fn', /github_repository must be "owner\/name"/],
+  ['domain', 'https://fn.example.com', /domain must be a lowercase DNS name/],
+  ['domain', '*.fn.example.com', /domain must be a lowercase DNS name/],
+  ['domain', 'fn.example.com.', /domain must be a lowercase DNS name/],
+  ['route53_zone_id', 'fn.example.com', /route53_zone_id must be a hosted zone ID/],
+  ['node_instance_sizes', '["micro"]', /node_instance_sizes must be a non-empty list/],
+  ['node_instance_categories', '["p"]', /node_instance_categories must be/],
+  ['node_capacity_types', '["reserved"]', /node_capacity_types must be/],
+  ['node_architecture', 'x86_64', /node_architecture must be "arm64" or "amd64"/],
+  ['log_retention_days', '10', /log_retention_days must be one of CloudWatch's retention values/],
+  ['kms_deletion_window_days', '3', /kms_deletion_window_days must be between 7 and 30/],
+  ['scale_to_zero_grace_period', '1s', /between 6s and 10m/],
+  ['scale_to_zero_grace_period', '30', /between 6s and 10m/],
+  ['knative_tracing_sampling_rate', '10', /between 0 and 1/],
+  ['prometheus_retention', '30 days', /prometheus_retention must be a duration/],
+  ['prometheus_storage_size', '20GB', /size in Gi/],
+  ['secret_recovery_window_days', '3', /0 or between 7 and 30/],
+  ['signing_key_version', '0', /positive integer/],
+  ['function_namespace', 'Functions', /DNS label/],
+  ['github_oidc_provider_arn', 'arn:aws:iam::123456789012:oidc-provider/example.com', /oidc-provider\/token\.actions\.githubusercontent\.com/],
+];
+
+t.test('likely mistakes are rejected with a message that names the variable', async (t) => {
+  const tofu = tool('tofu');
+  if (!tofu) return t.fail('bin/tofu is missing: run make tools');
+  const dir = stubRoot(t, tofu, join(PLATFORM, 'envs', 'dev'));
+  const tfvars = `-var-file=${join(PLATFORM, 'envs', 'dev', 'terraform.tfvars')}`;
+  for (const [name, value, message] of BAD) {
+    const r = plan(tofu, dir, [tfvars, `-var=${name}=${value}`]);
+    t.not(r.status, 0, `${name}=${value} is rejected`);
+    t.match(flat(r.stderr), message, `${name}=${value}: the message says what is wrong\n${output(r)}`);
+    t.match(flat(r.stderr), new RegExp(`var\\.${name}`), `${name}=${value}: the error points at var.${name}`);
+  }
+});
+
+t.test('module-level invariants hold for the values the roots pass', async (t) => {
+  const tofu = tool('tofu');
+  if (!tofu) return t.fail('bin/tofu is missing: run make tools');
+  const knative = stubRoot(t, tofu, join(PLATFORM, 'modules', 'knative'));
+  const good = [
+    '-var=knative_version=1.23.0',
+    '-var=operator_chart_version=v1.23.0',
+    '-var=domain=dev.fn.example.com',
+    '-var=certificate_arn=arn:aws:acm:eu-west-1:111111111111:certificate/x',
+    '-var=high_availability_replicas=2',
+    '-var=scale_to_zero_grace_period=30s',
+    '-var=scale_to_zero_pod_retention_period=0s',
+    '-var=tracing_sampling_rate=0.1',
+    '-var=collector_url=http://otel-collector.observability.svc.cluster.local:4318',
+  ];
+  const ok = plan(tofu, knative, good);
+  t.equal(ok.status, 0, `knative module accepts good values\n${output(ok)}`);
+  const bad = plan(tofu, knative, [...good, '-var=knative_version=v1.23.0']);
+  t.not(bad.status, 0, 'knative_version with a leading v is rejected');
+  t.match(flat(bad.stderr), /knative_version must be a release number like "1\.23\.0"/, output(bad));
+});
