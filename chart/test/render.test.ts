@@ -2,7 +2,7 @@
 // (function/contract.json) and the platform's versions (platform/versions.json): names, ports and probe paths are
 // read from there, never restated here.
 import t from 'tap';
-import { readFileSync } from 'node:fs';
+import { cpSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import {
@@ -15,6 +15,7 @@ import {
   render,
   run,
   scenarios,
+  tempDir,
   tool,
   valueFiles,
   versions,
@@ -177,4 +178,20 @@ t.test('every values key is documented with a "# --" comment (on the key or on i
     t.ok(documented, `values.yaml:${i + 1} ${m[2]} is documented`);
   });
   t.ok(keys > 70, `${keys} keys checked`);
+});
+
+t.test('NOTES.txt tells how to call the service and find its trace', async (t) => {
+  // helm renders NOTES only on install; render the same template as an ordinary one from a copy of the chart.
+  const copy = join(tempDir('notes'), 'chart');
+  cpSync(CHART, copy, { recursive: true });
+  renameSync(join(copy, 'templates/NOTES.txt'), join(copy, 'notes.tpl'));
+  writeFileSync(join(copy, 'templates/notes.yaml'), 'notes: {{ tpl (.Files.Get "notes.tpl") . | toJson }}\n');
+  for (const scenario of ['dev', 'canary']) {
+    const r = run(tool('helm'), ['template', 'fn', copy, '--namespace', NAMESPACE, '--kube-version', versions().kubernetes.version, '--show-only', 'templates/notes.yaml', ...valueFiles(scenario)]);
+    t.equal(r.status, 0, `${scenario}: NOTES render:\n${r.output}`);
+    const notes: string = parse(r.stdout)?.notes ?? '';
+    t.match(notes, /kubectl -n functions get ksvc\/fn-knative-fn|get ksvc\/hello-fn/, `${scenario}: how to get the URL`);
+    t.match(notes, /curl -si "\$URL\/"/, `${scenario}: how to call it`);
+    t.match(notes, /traceresponse/, `${scenario}: how to find the trace`);
+  }
 });
