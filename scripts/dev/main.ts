@@ -33,7 +33,7 @@ Every response carries 'traceresponse: 00-<trace id>-<span id>-01'. Print that t
 
 Requests counted by the function, in Prometheus (${e.PROMETHEUS_URL}/graph):
 
-  sum by (route, status_code) (http_server_request_duration_seconds_count)
+  sum by (route, status_code) (http_server_request_duration_seconds_count{container="function"})
 
 Secrets Manager is moto at ${e.SECRETS_ENDPOINT} (secret ${secretId}); logs are in .dev/logs/.
 Ctrl-C stops everything (queue-proxy drains for 30 s first, as in a pod; Ctrl-C again to skip the drain).`;
@@ -62,7 +62,7 @@ async function main(): Promise<number> {
   const e = stack.endpoints;
   for (const key of ['FUNCTION_URL', 'METRICS_URL', 'JAEGER_URL', 'PROMETHEUS_URL', 'SECRETS_ENDPOINT'] as const) out(`${key}=${e[key]}`);
   out(guide(e, stack.secretId));
-  info(`\nready in ${((Date.now() - started) / 1000).toFixed(1)} s (ports: ${Object.values(PORT_ENV).join(', ')})`);
+  info(`\nready in ${((Date.now() - started) / 1000).toFixed(1)} s; ports are set with ${Object.values(PORT_ENV).slice(0, 2).join(', ')}, ... (docs/local-stack.md)`);
 
   // Echo the function's and queue-proxy's exits: if one dies, say so and stop the rest.
   let stopping = false;

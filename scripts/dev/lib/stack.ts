@@ -7,6 +7,7 @@ import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parse } from 'yaml';
 import { loadChartModel, RELEASE, type ChartModel } from './chart.ts';
 import { createPodNetwork, hostNetwork, type PodNetwork } from './netns.ts';
 import { Proc, type Exit } from './proc.ts';
@@ -82,6 +83,11 @@ export function portsFromEnv(env: NodeJS.ProcessEnv): Ports {
     seen.set(p, PORT_ENV[key]);
   }
   return ports;
+}
+
+function chartPortName(root: string): string {
+  const values = parse(readFileSync(join(root, 'chart/values.yaml'), 'utf8')) as { ports?: { name?: string }[] };
+  return values.ports?.[0]?.name ?? 'http1';
 }
 
 export interface Tools {
@@ -259,7 +265,8 @@ export class Stack {
       // Every trace locally (as in dev): the chart's default ratio would drop most startup spans.
       'telemetry.sampler=parentbased_always_on',
       'telemetry.samplerArg=',
-      ...(isolate ? [] : [`ports[0].containerPort=${ports.user}`, `metrics.port=${ports.metrics}`]),
+      // helm --set on a list element replaces the element: keep the chart's port name.
+      ...(isolate ? [] : [`ports[0].name=${chartPortName(root)}`, `ports[0].containerPort=${ports.user}`, `metrics.port=${ports.metrics}`]),
       ...(options.chartSet ?? []),
     ];
     let t = stepTimer();
@@ -389,7 +396,7 @@ export class Stack {
       });
       return stack;
     } catch (err) {
-      await stack.stop({ drain: false });
+      await stack.stop({ drain: false, fast: true });
       throw err;
     }
   }
@@ -399,12 +406,12 @@ export class Stack {
    * function's preStop hook (GET :8022/wait-for-drain) waits; then the function gets SIGTERM; then the peers, Jaeger
    * last so the function's final spans are in. With `drain: false`, the pod gets SIGTERM at once (no preStop wait).
    */
-  stop(options: { drain?: boolean; graceMs?: number } = {}): Promise<Record<string, Exit>> {
-    this.#stopped ??= this.#stop(options.drain ?? true, options.graceMs ?? 90_000);
+  stop(options: { drain?: boolean; graceMs?: number; fast?: boolean } = {}): Promise<Record<string, Exit>> {
+    this.#stopped ??= this.#stop(options.drain ?? true, options.graceMs ?? 90_000, options.fast ?? false);
     return this.#stopped;
   }
 
-  async #stop(drain: boolean, graceMs: number): Promise<Record<string, Exit>> {
+  async #stop(drain: boolean, graceMs: number, fast: boolean): Promise<Record<string, Exit>> {
     const exits: Record<string, Exit> = {};
     const qp = this.procs.get('queue-proxy');
     const fn = this.procs.get('function');
@@ -412,6 +419,8 @@ export class Stack {
     const left = (): number => Math.max(1_000, deadline - Date.now());
     if (qp && !qp.exit) {
       qp.signal('SIGTERM');
+      // A second signal makes queue-proxy exit at once (exit 1), skipping its 30 s quiet period.
+      if (fast) qp.signal('SIGINT');
       if (drain && fn && !fn.exit) {
         // The function container's preStop hook.
         await Promise.race([

@@ -7,9 +7,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describeExit, type Proc } from './proc.ts';
 
 export class StackError extends Error {
-  constructor(message: string, readonly hint?: string) {
+  readonly hint: string | undefined;
+  constructor(message: string, hint?: string) {
     super(message);
     this.name = 'StackError';
+    this.hint = hint;
   }
 }
 

@@ -16,8 +16,9 @@ t.test('the function target is up and http_server_request_duration_seconds_count
   const qpUp = await until('the queue-proxy target up == 1', () => promValue(prom, 'up{container="queue-proxy"}').then((v) => (v === 1 ? v : undefined)), 20_000);
   t.equal(qpUp, 1, "queue-proxy's request metrics target is up too");
 
-  const countQuery = 'sum(http_server_request_duration_seconds_count{route="/"}) or vector(0)';
-  const allQuery = 'sum(http_server_request_duration_seconds_count) or vector(0)';
+  // queue-proxy's otelhttp metrics use the same name (http.server.request.duration): select the function's target.
+  const countQuery = 'sum(http_server_request_duration_seconds_count{container="function",route="/"}) or vector(0)';
+  const allQuery = 'sum(http_server_request_duration_seconds_count{container="function"}) or vector(0)';
   // Scrapes read the counter after at least one full scrape past any earlier activity.
   await sleep(2_500);
   const before = (await promValue(prom, countQuery)) ?? 0;
@@ -44,6 +45,6 @@ t.test('the function target is up and http_server_request_duration_seconds_count
 
   const direct = await fetch(stack.endpoints.METRICS_URL);
   const text = await direct.text();
-  t.match(text, /^http_server_request_duration_seconds_bucket\{.*route="\/".*\} /m, `METRICS_URL serves the histogram:\n${text.slice(0, 500)}`);
+  t.match(text, /^http_server_request_duration_seconds_bucket\{.*route="\/".*\} /m, "METRICS_URL serves the function's histogram");
   t.notMatch(text, /route="\/(healthz|readyz|metrics)"/, 'probes and scrapes are not series');
 });
