@@ -82,9 +82,9 @@ async function main(): Promise<number> {
       if (signals === 1) {
         void stop(signal, true).then(resolve);
       } else {
-        // Skip the drain: SIGKILL-free fast path, each process still gets SIGTERM.
+        // Skip queue-proxy's drain (a second signal makes it exit at once); the function still drains its own requests.
         info('==> second signal: skipping the drain');
-        for (const name of ['queue-proxy', 'function']) stack.procs.get(name)?.signal('SIGTERM');
+        stack.procs.get('function')?.signalOnce('SIGTERM');
         stack.procs.get('queue-proxy')?.signal('SIGINT');
       }
     };

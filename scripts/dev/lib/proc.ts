@@ -101,7 +101,15 @@ export class Proc {
     return this.#tail.slice(-lines).join('\n');
   }
 
+  #sent = new Set<NodeJS.Signals>();
+
+  /** Sends `signal` unless it was sent before (a second SIGTERM means "exit now" to the function and queue-proxy). */
+  signalOnce(signal: NodeJS.Signals): void {
+    if (!this.#sent.has(signal)) this.signal(signal);
+  }
+
   signal(signal: NodeJS.Signals): void {
+    this.#sent.add(signal);
     if (this.#exit === undefined && this.child.pid !== undefined) {
       try {
         this.child.kill(signal);
@@ -114,7 +122,7 @@ export class Proc {
   /** Sends `signal`, waits up to `timeoutMs`, then SIGKILL. Resolves with how it exited. */
   async stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 10_000): Promise<Exit> {
     if (this.#exit) return this.#exit;
-    this.signal(signal);
+    this.signalOnce(signal);
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), timeoutMs);
