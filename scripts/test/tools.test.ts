@@ -1,6 +1,6 @@
 // Every pinned tool in ./bin and ./.venv runs and reports the version pinned in scripts/tools/versions.env
 // (or platform/versions.json), so a drift between the pin and the installed binary fails here.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -39,7 +39,7 @@ interface Run {
 }
 
 /** Run a tool; a missing one fails the test with the fix. */
-function run(t: Tap.Test, tool: string, args: string[], opts: { cwd?: string; input?: string } = {}): Run | undefined {
+function run(t: Test, tool: string, args: string[], opts: { cwd?: string; input?: string } = {}): Run | undefined {
   if (!existsSync(tool)) {
     t.fail(`${tool} is missing: run make tools`);
     return undefined;
@@ -55,7 +55,7 @@ function run(t: Tap.Test, tool: string, args: string[], opts: { cwd?: string; in
 }
 
 /** Assert the tool exits 0 and its output contains the expected version text. */
-function reports(t: Tap.Test, tool: string, args: string[], expected: string): void {
+function reports(t: Test, tool: string, args: string[], expected: string): void {
   const r = run(t, tool, args);
   if (!r) return;
   t.equal(r.status, 0, `${tool} ${args.join(' ')} exits 0\n${r.out}`);
@@ -133,6 +133,17 @@ t.test('moto_server', async (t) => {
   if (r) t.equal(r.status, 0, `moto_server --help exits 0\n${r.out}`);
 });
 
+t.test('the install script is shellcheck-clean and refuses unknown tools', async (t) => {
+  const scripts = readdirSync(join(root, 'scripts/tools'))
+    .filter((f) => f.endsWith('.sh'))
+    .map((f) => join('scripts/tools', f));
+  const r = run(t, join(bin, 'shellcheck'), scripts);
+  if (r) t.equal(r.status, 0, `shellcheck ${scripts.join(' ')}\n${r.out}`);
+  const u = spawnSync(join(root, 'scripts/tools/install.sh'), ['no-such-tool'], { encoding: 'utf8' });
+  t.equal(u.status, 2, 'an unknown tool name exits 2');
+  t.match(u.stderr, /unknown tool: no-such-tool[\s\S]*TOOL is one of: .*helm/, `the usage lists the tools\n${u.stderr}`);
+});
+
 // The -schema-location arguments other tests use (relative to the repository root).
 const schemaLocations = [
   '-schema-location',
@@ -141,7 +152,7 @@ const schemaLocations = [
   'bin/schemas/crds/{{.ResourceKind}}{{.KindSuffix}}.json',
 ];
 
-function kubeconform(t: Tap.Test, manifest: string): Run | undefined {
+function kubeconform(t: Test, manifest: string): Run | undefined {
   return run(t, join(bin, 'kubeconform'), ['-strict', '-summary', ...schemaLocations, '-'], { input: manifest });
 }
 

@@ -19,6 +19,9 @@ CACHE="${KNATIVE_FN_CACHE:-$HOME/.cache/knative-fn}"
 TOOLS_CACHE="$CACHE/tools"
 SCHEMA_CACHE="$CACHE/schemas"
 STEPS=(python prometheus helm kubeconform schemas checkov queue-proxy actionlint tflint jaeger tofu)
+# Steps that mostly download (PyPI, apt) run alongside the Go builds; the Go builds run one at a time, since one
+# build already keeps 2 cores busy and two would only thrash.
+DOWNLOAD_STEPS=(python prometheus schemas checkov)
 
 # KEY=value pins, also read by scripts/test/tools.test.ts.
 # shellcheck source=/dev/null
@@ -100,7 +103,11 @@ go_build_with_upstream_mod() {
     cd "$src"
     go mod init local/tool-build >/dev/null 2>&1
     if ((${#edits[@]})); then go mod edit "${edits[@]}"; fi
-    go get -tool "$pkg@$version"
+    # go get lists every module it adds: keep that for a failure only.
+    if ! go get -tool "$pkg@$version" >go-get.log 2>&1; then
+      cat go-get.log >&2
+      exit 1
+    fi
     go build -ldflags "-s -w $ldflags" -o "$dir.tmp/$out" "$pkg"
   )
   rm -rf "$src"
@@ -195,7 +202,9 @@ install_tflint() {
     did=built
   fi
   if [[ ! -x "$plugins/tflint-ruleset-aws" ]]; then
-    go_install "$plugins" "github.com/terraform-linters/tflint-ruleset-aws@$TFLINT_RULESET_AWS_VERSION"
+    # Not `go install`: it looks up the module's deprecation in its version list, which the proxy refuses (403).
+    go_build_with_upstream_mod "$plugins" github.com/terraform-linters/tflint-ruleset-aws "$TFLINT_RULESET_AWS_VERSION" \
+      github.com/terraform-linters/tflint-ruleset-aws tflint-ruleset-aws ""
     did=built
   fi
   mkdir -p "$BIN"
@@ -352,8 +361,9 @@ step_hint() {
 # report it next to the wall time, which depends on what else the machine runs. `times` must run in this shell,
 # not in a $(...) subshell, hence the global.
 children_cpu() {
-  times >"$TIMES_FILE"
-  CPU_NOW="$(awk 'NR == 2 { split($1, u, "m"); split($2, s, "m"); printf "%d\n", u[1] * 60 + u[2] + s[1] * 60 + s[2] }' "$TIMES_FILE")"
+  local file="$TIMES_FILE.$BASHPID"
+  times >"$file"
+  CPU_NOW="$(awk 'NR == 2 { split($1, u, "m"); split($2, s, "m"); printf "%d\n", u[1] * 60 + u[2] + s[1] * 60 + s[2] }' "$file")"
 }
 
 # run_step NAME: run install_NAME under a per-tool lock (so parallel runs don't race), print what and how long
@@ -385,10 +395,17 @@ run_step() {
   if ((rc != 0)); then
     err "==> $name $version FAILED after $(($(date +%s) - start))s, cpu ${cpu}s (exit $rc)"
     err "    to try: $(step_hint "$name"); then re-run scripts/tools/install.sh $name"
-    FAILED+=("$name")
+    echo "$name" >>"$FAILED_FILE"
   else
     log "==> $name $version ... ${what:-done} in $(($(date +%s) - start))s (cpu ${cpu}s)"
   fi
+}
+
+run_steps() {
+  local step
+  for step in "$@"; do
+    run_step "$step"
+  done
 }
 
 main() {
@@ -411,24 +428,31 @@ main() {
         ;;
     esac
   done
-  local selected=() step
+  local selected=() downloads=() builds=() step
   for step in "${STEPS[@]}"; do
     if ((${#requested[@]} == 0)) || [[ " ${requested[*]} " == *" $step "* ]]; then
       selected+=("$step")
+      if [[ " ${DOWNLOAD_STEPS[*]} " == *" $step "* ]]; then downloads+=("$step"); else builds+=("$step"); fi
     fi
   done
 
   local start
   start="$(date +%s)"
   TIMES_FILE="$(mktemp)"
-  trap 'rm -f "$TIMES_FILE"' EXIT
+  FAILED_FILE="$(mktemp)"
+  trap 'rm -f "$TIMES_FILE" "$TIMES_FILE".* "$FAILED_FILE"' EXIT
   mkdir -p "$TOOLS_CACHE" "$SCHEMA_CACHE" "$BIN"
-  FAILED=()
-  for step in "${selected[@]}"; do
-    run_step "$step"
-  done
-  if ((${#FAILED[@]})); then
-    err "==> tools: ${#FAILED[@]} failed (${FAILED[*]}) after $(($(date +%s) - start))s"
+  local downloader=""
+  if ((${#downloads[@]})); then
+    run_steps "${downloads[@]}" &
+    downloader=$!
+  fi
+  if ((${#builds[@]})); then run_steps "${builds[@]}"; fi
+  if [[ -n "$downloader" ]]; then wait "$downloader"; fi
+  local failed=()
+  mapfile -t failed <"$FAILED_FILE"
+  if ((${#failed[@]})); then
+    err "==> tools: ${#failed[@]} failed (${failed[*]}) after $(($(date +%s) - start))s"
     return 1
   fi
   log "==> tools: ${#selected[@]} ready in $(($(date +%s) - start))s (./bin, ./.venv; cache $CACHE)"
