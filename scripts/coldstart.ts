@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { isEnv, repoRoot, type Context } from './deploy/lib/config.ts';
 import { formatSummary, phaseMedians, probe, summarise } from './deploy/lib/coldstart.ts';
-import { SERVICE } from './deploy/lib/flows.ts';
+import { forEnv } from './deploy/lib/flows.ts';
 import { Kube } from './deploy/lib/kube.ts';
 import * as platform from './deploy/lib/platform.ts';
 import { consoleLog, Refusal, report } from './deploy/lib/steps.ts';
@@ -24,13 +24,14 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
     const samples = Number(values.samples);
     if (!Number.isInteger(samples) || samples < 1) throw new Refusal(`N=${values.samples} is not a positive integer`, 'use N=10');
 
-    const out = await platform.outputs(ctx, env);
-    const kube = await Kube.connect(ctx, env, out);
-    const svc = await kube.getService(SERVICE);
+    const envCtx = forEnv(ctx, env);
+    const out = await platform.outputs(envCtx, env);
+    const kube = await Kube.connect(envCtx, env, out);
+    const svc = await kube.getService(out.serviceName);
     const url = svc?.status?.url;
     const revision = svc?.status?.latestReadyRevisionName;
-    if (!svc || !url || !revision) throw new Refusal(`${SERVICE} has no ready revision in ${env}`, `run make deploy-${env}, then make status ENV=${env}`);
-    ctx.log.out(`cold start probe: ${SERVICE} in ${env}, revision ${revision}, ${url}, ${samples} sample(s)`);
+    if (!svc || !url || !revision) throw new Refusal(`${out.serviceName} has no ready revision in ${env}`, `run make deploy-${env}, then make status ENV=${env}`);
+    ctx.log.out(`cold start probe: ${out.serviceName} in ${env}, revision ${revision}, ${url}, ${samples} sample(s)`);
 
     const seconds = (name: string, dflt: number): number => Number(ctx.env[name] || dflt) * 1000;
     const results = await probe(

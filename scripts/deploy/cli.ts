@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // Entry point of the Makefile's Deploy targets:
 //   node scripts/deploy/cli.ts deploy-dev | deploy-prod | destroy ENV | status ENV | logs ENV | preflight
-// Environment: CONFIRM (deploy-prod, destroy), CONFIRM_DESTROY=prod, SKIP_PLATFORM=1, WAIT_TIMEOUT_SECONDS,
-// SMOKE_TIMEOUT_SECONDS, FOLLOW=1 / TAIL=N (logs), TF_BIN, GIT_COMMIT, AWS_ACCOUNT_ID (expected account).
+// Environment: CONFIRM (deploy-prod, destroy), CONFIRM_DESTROY=prod, SKIP_PLATFORM=1 (no platform apply, as in CI),
+// AWS_PROFILE_DEV / AWS_PROFILE_PROD (per-environment credentials), AWS_ACCOUNT_ID (expected account),
+// PROMOTE_IMAGE=<repo>@sha256:... (CI: the image the dev job deployed), WAIT_TIMEOUT_SECONDS, SMOKE_TIMEOUT_SECONDS,
+// FOLLOW=1 / TAIL=N (logs), GIT_COMMIT, TOFU, PLATFORM_SCRIPT (default scripts/platform.sh).
 import { isEnv, repoRoot, type Context, type EnvName } from './lib/config.ts';
 import * as flows from './lib/flows.ts';
 import { preflight } from './lib/preflight.ts';

@@ -31,6 +31,8 @@ export interface Call {
   tool: string;
   args: string[];
   stdin: string;
+  /** AWS_PROFILE the tool ran with. */
+  profile?: string;
 }
 
 const STUB = `
@@ -39,7 +41,7 @@ const [tool, ...args] = process.argv.slice(2);
 const dir = process.env.STUB_DIR;
 let stdin = '';
 if (!process.stdin.isTTY) { try { stdin = fs.readFileSync(0, 'utf8'); } catch {} }
-fs.appendFileSync(dir + '/calls.jsonl', JSON.stringify({ tool, args, stdin }) + '\\n');
+fs.appendFileSync(dir + '/calls.jsonl', JSON.stringify({ tool, args, stdin, profile: process.env.AWS_PROFILE }) + '\\n');
 const rules = JSON.parse(fs.readFileSync(dir + '/rules.json', 'utf8'));
 const usedFile = dir + '/used.json';
 const used = fs.existsSync(usedFile) ? JSON.parse(fs.readFileSync(usedFile, 'utf8')) : {};
@@ -59,7 +61,7 @@ for (const [i, r] of rules.entries()) {
 }
 `;
 
-export const TOOLS = ['aws', 'kubectl', 'helm', 'docker', 'tofu'];
+export const TOOLS = ['aws', 'kubectl', 'helm', 'docker', 'tofu', 'platform.sh'];
 
 export class Harness {
   readonly dir: string;
@@ -105,7 +107,8 @@ export class Harness {
       PATH: `${this.bin}:${dirname(process.execPath)}`,
       HOME: this.home,
       STUB_DIR: this.dir,
-      TF_BIN: 'tofu',
+      PLATFORM_SCRIPT: join(this.bin, 'platform.sh'),
+      TOFU: join(this.bin, 'tofu'),
       LANG: 'C.UTF-8',
       ...extra,
     };
@@ -139,27 +142,46 @@ export const DIGEST = `sha256:${'ab12'.repeat(16)}`;
 export const ACCOUNT = '123456789012';
 export const COMMIT = '0123456789abcdef0123456789abcdef01234567';
 
-export function tfOutputs(env: 'dev' | 'prod', extra: Record<string, unknown> = {}): string {
-  const v = (value: unknown) => ({ value, type: 'string', sensitive: false });
-  const region = env === 'dev' ? 'eu-west-1' : 'eu-central-1';
+/** platform/envs/<env>/terraform.tfvars string attribute, read independently of the code under test. */
+export function tfvar(env: 'dev' | 'prod', name: string): string {
+  const text = readFileSync(join(ROOT, 'platform', 'envs', env, 'terraform.tfvars'), 'utf8');
+  return new RegExp(`^${name}\\s*=\\s*"([^"]*)"`, 'm').exec(text)?.[1] ?? '';
+}
+
+/** The SSM get-parameter argv that reads an environment's platform outputs. */
+export function ssmArgs(env: 'dev' | 'prod'): string[] {
+  return ['ssm', 'get-parameter', '--region', tfvar(env, 'aws_region'), '--name', `/${tfvar(env, 'project')}/${env}/platform-outputs`, '--query', 'Parameter.Value', '--output', 'text'];
+}
+
+export const PROD_ACCOUNT = '210987654321';
+export const REPO = `${ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com/knfn-dev-fn`;
+export const PROD_REPO = `${PROD_ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com/knfn-prod-fn`;
+
+/** The platform's `deploy` output object, as the SSM parameter holds it. */
+export function platformOutputs(env: 'dev' | 'prod', extra: Record<string, unknown> = {}): string {
+  const account = env === 'dev' ? ACCOUNT : PROD_ACCOUNT;
   return JSON.stringify({
-    cluster_name: v(`knative-fn-${env}`),
-    region: v(region),
-    ecr_repository_url: v(`${ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com/knative-fn`),
-    namespace: v('functions'),
-    service_account: v('knative-fn'),
-    secret_arns: v([`arn:aws:secretsmanager:${region}:${ACCOUNT}:secret:knative-fn/${env}/app-AbCdEf`]),
-    node_architecture: v('arm64'),
-    jaeger: v({ namespace: 'observability', service: 'jaeger-query', port: 16686 }),
-    grafana: v({ namespace: 'monitoring', service: 'grafana', port: 80 }),
-    ...Object.fromEntries(Object.entries(extra).map(([k, x]) => [k, v(x)])),
+    environment: env,
+    region: 'eu-west-1',
+    cluster_name: `knfn-${env}`,
+    node_architecture: 'arm64',
+    ecr_repository_url: env === 'dev' ? REPO : PROD_REPO,
+    namespace: 'functions',
+    service_name: 'fn',
+    service_account: 'fn',
+    secret_arns: [`arn:aws:secretsmanager:eu-west-1:${account}:secret:knfn-${env}/fn-AbCdEf`],
+    function_url: `https://fn-functions.${env}.fn.example.com`,
+    otel_collector_url: 'http://otel-collector.observability.svc.cluster.local:4318',
+    grafana: { service: 'kps-grafana', namespace: 'observability', port: 80 },
+    jaeger: { service: 'jaeger', namespace: 'observability', port: 16686 },
+    ...extra,
   });
 }
 
 export function ksvc(opts: { url: string; image: string; ready?: boolean; revision?: string; created?: string }): string {
-  const revision = opts.revision ?? 'knative-fn-00002';
+  const revision = opts.revision ?? 'fn-00002';
   return JSON.stringify({
-    metadata: { name: 'knative-fn', namespace: 'functions' },
+    metadata: { name: 'fn', namespace: 'functions' },
     spec: { template: { spec: { containers: [{ name: 'function', image: opts.image }] } } },
     status: {
       url: opts.url,
@@ -167,10 +189,10 @@ export function ksvc(opts: { url: string; image: string; ready?: boolean; revisi
       latestCreatedRevisionName: opts.created ?? revision,
       conditions: [
         opts.ready === false
-          ? { type: 'Ready', status: 'False', reason: 'RevisionMissing', message: 'Configuration "knative-fn" does not have any ready Revision.' }
+          ? { type: 'Ready', status: 'False', reason: 'RevisionMissing', message: 'Configuration "fn" does not have any ready Revision.' }
           : { type: 'Ready', status: 'True' },
         opts.ready === false
-          ? { type: 'ConfigurationsReady', status: 'False', reason: 'RevisionFailed', message: 'Revision "knative-fn-00002" failed with message: Back-off pulling image.' }
+          ? { type: 'ConfigurationsReady', status: 'False', reason: 'RevisionFailed', message: 'Revision "fn-00002" failed with message: Back-off pulling image.' }
           : { type: 'ConfigurationsReady', status: 'True' },
       ],
       traffic: [{ revisionName: revision, latestRevision: true, percent: 100 }],

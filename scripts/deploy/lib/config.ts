@@ -1,5 +1,5 @@
 // Where things are and what they are called: the one place the deploy scripts take names from.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { which } from './exec.ts';
 import type { Log } from './steps.ts';
@@ -37,12 +37,12 @@ export function stateDir(ctx: Context, env: EnvName): string {
   return join(ctx.root, '.cache', 'deploy', env);
 }
 
-/** OpenTofu from ./bin (make tools), else on PATH, else Terraform; TF_BIN overrides. */
-export function tfBin(ctx: Context): string {
-  if (ctx.env.TF_BIN) return ctx.env.TF_BIN;
-  if (which('tofu', ctx.env.PATH)) return 'tofu';
-  if (which('terraform', ctx.env.PATH)) return 'terraform';
-  return 'tofu';
+/** The OpenTofu binary scripts/platform.sh will use: $TOFU, ./bin/tofu (make tools), tofu or terraform on PATH. */
+export function tfBin(ctx: Context): string | undefined {
+  if (ctx.env.TOFU) return existsSync(ctx.env.TOFU) || which(ctx.env.TOFU, ctx.env.PATH) ? ctx.env.TOFU : undefined;
+  const local = join(ctx.root, 'bin', 'tofu');
+  if (existsSync(local)) return local;
+  return which('tofu', ctx.env.PATH) ?? which('terraform', ctx.env.PATH);
 }
 
 interface Contract {

@@ -1,12 +1,13 @@
 // Runs external tools without a shell: argv is passed as is, so nothing is re-parsed or logged by accident.
 import { spawn } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
+import { basename } from 'node:path';
 
 export interface RunOptions {
   /** Text written to the tool's stdin (used for secrets such as registry passwords: never in argv). */
   input?: string;
-  /** Extra environment for the child (merged over process.env). */
-  env?: Record<string, string | undefined>;
+  /** The child's whole environment (default: this process's). */
+  env?: NodeJS.ProcessEnv;
   /** Working directory (defaults to the repository root given by the caller). */
   cwd?: string;
   /** Print the tool's stdout/stderr live (long operations such as apply or build). Stdout is still captured. */
@@ -38,7 +39,7 @@ export function runRaw(cmd: string, args: readonly string[], opts: RunOptions = 
   return new Promise((resolve) => {
     const child = spawn(cmd, args, {
       cwd: opts.cwd,
-      env: { ...process.env, ...opts.env },
+      env: opts.env ?? process.env,
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -73,7 +74,7 @@ export function runRaw(cmd: string, args: readonly string[], opts: RunOptions = 
 
 /** `docker buildx build`, `tofu apply`, `aws eks update-kubeconfig`: the tool and its subcommand words, no flags. */
 export function commandName(cmd: string, args: readonly string[]): string {
-  return [cmd, ...args.filter((a) => !a.startsWith('-')).slice(0, 2)].join(' ');
+  return [basename(cmd), ...args.filter((a) => !a.startsWith('-')).slice(0, 2)].join(' ');
 }
 
 /** Runs a tool and rejects with a CommandError unless it exits 0. */

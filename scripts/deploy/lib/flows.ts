@@ -1,7 +1,8 @@
 // The deploy flows behind the Makefile's Deploy targets. Each is a list of named steps; the first failure stops it.
+import { appendFileSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
 import { chartDir, contract, valuesFile, type Context, type EnvName } from './config.ts';
-import { run, runRaw } from './exec.ts';
+import { run, runRaw, which } from './exec.ts';
 import { buildAndPush, DIGEST_RE, ecrLogin, gitCommit } from './image.ts';
 import { digestOf, failingConditions, isReady, Kube, repositoryOf, serviceImage, type KService } from './kube.ts';
 import * as platform from './platform.ts';
@@ -9,13 +10,19 @@ import { preflight } from './preflight.ts';
 import { get, traceId } from './http.ts';
 import { Refusal, Steps } from './steps.ts';
 
-/** Helm release name; the chart's full name (hence the Knative Service name and URL) follows from it. */
-export const RELEASE = 'knative-fn';
-export const SERVICE = 'knative-fn';
 /** The function's container name in the chart (kubectl logs -c). */
 export const CONTAINER = 'function';
 
 const truthy = (v: string | undefined): boolean => v === '1' || v === 'true';
+
+/**
+ * Commands for one environment run with that environment's credentials: AWS_PROFILE_DEV / AWS_PROFILE_PROD, when
+ * set, replace AWS_PROFILE (dev and prod usually live in different AWS accounts).
+ */
+export function forEnv(ctx: Context, env: EnvName): Context {
+  const profile = ctx.env[`AWS_PROFILE_${env.toUpperCase()}`];
+  return profile ? { ...ctx, env: { ...ctx.env, AWS_PROFILE: profile } } : ctx;
+}
 
 function waitSeconds(ctx: Context): number {
   return Number(ctx.env.WAIT_TIMEOUT_SECONDS || 300);
@@ -38,14 +45,16 @@ async function confirm(ctx: Context, variable: string, expected: string, what: s
 
 function helmArgs(ctx: Context, env: EnvName, kube: Kube, out: platform.PlatformOutputs, repository: string, digest: string): string[] {
   const args = [
-    'upgrade', '--install', RELEASE, chartDir(ctx),
+    'upgrade', '--install', out.serviceName, chartDir(ctx),
     '--kubeconfig', kube.kubeconfig,
     '--namespace', out.namespace,
     '--create-namespace',
     '--values', valuesFile(ctx, env),
+    '--set-string', `fullnameOverride=${out.serviceName}`,
     '--set-string', `image.repository=${repository}`,
     '--set-string', `image.digest=${digest}`,
     '--set-string', `function.awsRegion=${out.region}`,
+    // helm splits --set values on commas: escape the ones between ARNs.
     '--set-string', `function.secrets=${out.secretArns.join('\\,')}`,
     '--set-string', `serviceAccount.name=${out.serviceAccount}`,
   ];
@@ -83,7 +92,7 @@ function nextSteps(ctx: Context, env: EnvName, kube: Kube, out: platform.Platfor
     `kubectl --kubeconfig ${kube.kubeconfig} -n ${p.namespace} port-forward svc/${p.service} ${local}:${p.port}`;
   const log = ctx.log;
   log.out('');
-  log.out(`${SERVICE} is live in ${env}: ${s.url}`);
+  log.out(`${out.serviceName} is live in ${env}: ${s.url}`);
   log.out(`  image     ${image}`);
   log.out(`  revision  ${svc.status?.latestReadyRevisionName ?? '?'}`);
   log.out(`  try it    curl -i ${s.url}/`);
@@ -93,60 +102,70 @@ function nextSteps(ctx: Context, env: EnvName, kube: Kube, out: platform.Platfor
   log.out(`  status    make status ENV=${env}    logs: make logs ENV=${env}    cold start: make coldstart ENV=${env}`);
 }
 
-export async function deployDev(ctx: Context): Promise<void> {
+/** In GitHub Actions, hands values to later jobs (the prod job promotes the image the dev job deployed). */
+function githubOutput(ctx: Context, values: Record<string, string>): void {
+  if (!ctx.env.GITHUB_OUTPUT) return;
+  appendFileSync(ctx.env.GITHUB_OUTPUT, Object.entries(values).map(([k, v]) => `${k}=${v}\n`).join(''));
+}
+
+export async function deployDev(parent: Context): Promise<void> {
   const env: EnvName = 'dev';
+  const ctx = forEnv(parent, env);
   const skipPlatform = truthy(ctx.env.SKIP_PLATFORM);
-  const steps = new Steps(ctx.log, skipPlatform ? 8 : 9);
+  const steps = new Steps(ctx.log);
   await steps.step('preflight', 'fix the lines above, then run make deploy-dev again', () =>
-    preflight(ctx, { docker: true, platform: true, helm: true }),
+    preflight(ctx, { docker: true, platform: !skipPlatform, helm: true }),
   );
   if (!skipPlatform) {
-    await steps.step('platform apply (dev)', 'read the plan error above; `make plan-dev` shows the change without applying it', () =>
+    await steps.step('platform apply (dev)', 'read the error above; `make plan-dev` shows the change without applying it', () =>
       platform.apply(ctx, env),
     );
   }
   const out = await steps.step('platform outputs', 'run make deploy-dev without SKIP_PLATFORM so the platform is applied first', () =>
-    platform.outputs(ctx, env, skipPlatform),
+    platform.outputs(ctx, env),
   );
   const kube = await steps.step('kubeconfig', 'check that the EKS cluster exists and your role may call eks:DescribeCluster', () =>
     Kube.connect(ctx, env, out),
   );
   const commit = await gitCommit(ctx);
-  await steps.step('registry login', 'your role needs ecr:GetAuthorizationToken; check `aws ecr get-login-password` by hand', () =>
+  await steps.step('registry login', 'your role needs ecr:GetAuthorizationToken; try `aws ecr get-login-password` by hand', () =>
     ecrLogin(ctx, out.region, out.ecrRepositoryUrl),
   );
   const built = await steps.step(`image build and push (linux/${out.architecture}, ${commit.slice(0, 12)})`,
     'run `docker buildx build .` locally to see the build error; `make build` must pass first', () =>
       buildAndPush(ctx, out.ecrRepositoryUrl, out.architecture, commit),
   );
-  ctx.log.out(`    image ${built.tag} = ${out.ecrRepositoryUrl}@${built.digest}`);
-  await steps.step('helm upgrade --install', '`helm template chart -f chart/ci/dev-values.yaml` shows what was sent; `make test` validates the chart', () =>
-    run('helm', helmArgs(ctx, env, kube, out, out.ecrRepositoryUrl, built.digest), { cwd: ctx.root, stream: true }),
+  const image = `${out.ecrRepositoryUrl}@${built.digest}`;
+  ctx.log.out(`    image ${built.tag} = ${image}`);
+  await steps.step('helm upgrade --install', '`make chart-render CHART_SCENARIO=dev` shows what was sent; `make test` validates the chart', () =>
+    run('helm', helmArgs(ctx, env, kube, out, out.ecrRepositoryUrl, built.digest), { cwd: ctx.root, env: ctx.env, stream: true }),
   );
   const svc = await steps.step('wait for Ready', `make status ENV=${env} and make logs ENV=${env} show why the revision does not start`, () =>
-    kube.waitReady(SERVICE, waitSeconds(ctx)),
+    kube.waitReady(out.serviceName, waitSeconds(ctx)),
   );
   const s = await steps.step('smoke test', 'the URL may take a few minutes to resolve on a first deploy: run make status ENV=dev, then curl the URL', () =>
     smoke(ctx, svc.status?.url ?? ''),
   );
-  nextSteps(ctx, env, kube, out, svc, `${out.ecrRepositoryUrl}@${built.digest}`, s);
+  githubOutput(ctx, { image, digest: built.digest, url: s.url, trace_id: s.traceId });
+  nextSteps(ctx, env, kube, out, svc, image, s);
   ctx.log.out(`done in ${steps.elapsed()}`);
 }
 
-export async function deployProd(ctx: Context): Promise<void> {
-  const env: EnvName = 'prod';
-  await confirm(ctx, 'CONFIRM', 'prod', 'deploy-prod changes production');
-  const skipPlatform = truthy(ctx.env.SKIP_PLATFORM);
-  const steps = new Steps(ctx.log, skipPlatform ? 9 : 10);
-  await steps.step('preflight', 'fix the lines above, then run make deploy-prod again', () =>
-    preflight(ctx, { docker: false, platform: true, helm: true }),
-  );
-  const devOut = await steps.step('dev platform outputs', 'deploy to dev first: make deploy-dev', () => platform.outputs(ctx, 'dev'));
+interface Source {
+  repository: string;
+  digest: string;
+  /** A tag of the image in the source repository (the commit), reused when copying to prod's registry. */
+  tag?: string;
+}
+
+/** The image dev runs: by digest, healthy, and still in ECR. */
+async function devSource(devCtx: Context, steps: Steps): Promise<Source> {
+  const devOut = await steps.step('dev platform outputs', 'deploy to dev first: make deploy-dev', () => platform.outputs(devCtx, 'dev'));
   const devKube = await steps.step('dev kubeconfig', 'check that the dev cluster exists: make status ENV=dev', () =>
-    Kube.connect(ctx, 'dev', devOut),
+    Kube.connect(devCtx, 'dev', devOut),
   );
-  const image = await steps.step('digest running in dev', 'make status ENV=dev shows what dev runs; fix dev before promoting', async () => {
-    const svc = await devKube.getService(SERVICE);
+  const source = await steps.step('digest running in dev', 'make status ENV=dev shows what dev runs; fix dev before promoting', async () => {
+    const svc = await devKube.getService(devOut.serviceName);
     if (!svc) throw new Refusal('dev has no Knative Service to promote', 'run make deploy-dev first');
     if (!isReady(svc) || svc.status?.latestReadyRevisionName !== svc.status?.latestCreatedRevisionName) {
       throw new Refusal(`dev is not healthy: ${failingConditions(svc).join('; ') || 'the latest revision is not the ready one'}`,
@@ -155,111 +174,171 @@ export async function deployProd(ctx: Context): Promise<void> {
     const img = serviceImage(svc);
     const digest = digestOf(img);
     if (!img || !digest) throw new Refusal(`dev runs ${img ?? 'no image'}, not an image by digest`, 'redeploy dev with make deploy-dev');
-    return { repository: repositoryOf(img), digest };
+    return { repository: repositoryOf(img), digest } as Source;
   });
-  ctx.log.out(`    promoting ${image.repository}@${image.digest}`);
-  await steps.step('digest is in ECR', 'the image was deleted (lifecycle policy?): run make deploy-dev to rebuild, then promote', async () => {
-    const r = await runRaw('aws', [
-      'ecr', 'describe-images', '--region', devOut.region,
-      '--repository-name', platform.repositoryName(image.repository),
-      '--image-ids', `imageDigest=${image.digest}`, '--output', 'json',
-    ], { cwd: ctx.root, timeoutMs: 60_000 });
-    if (r.code !== 0) {
-      throw new Refusal(`${image.digest} is not in ECR (${r.stderr.trim().split('\n').pop() ?? ''})`,
-        'run make deploy-dev to rebuild and push, then promote again');
-    }
-  });
+  const tags = await steps.step('digest is in ECR', 'the image was deleted (lifecycle policy?): run make deploy-dev to rebuild, then promote', () =>
+    describeImage(devCtx, source.repository, source.digest),
+  );
+  if (!tags) {
+    throw new Refusal(`${source.digest} is not in ECR (${source.repository})`, 'run make deploy-dev to rebuild and push, then promote again');
+  }
+  if (tags[0]) source.tag = tags[0];
+  return source;
+}
+
+/** The image's tags when the digest is in the repository, undefined when it is not. */
+async function describeImage(ctx: Context, repository: string, digest: string): Promise<string[] | undefined> {
+  const r = await runRaw('aws', [
+    'ecr', 'describe-images',
+    '--region', platform.registryRegion(repository) ?? '',
+    '--repository-name', platform.repositoryName(repository),
+    '--image-ids', `imageDigest=${digest}`,
+    '--output', 'json',
+  ], { cwd: ctx.root, env: ctx.env, timeoutMs: 60_000 });
+  if (r.code !== 0) {
+    if (/ImageNotFoundException|RepositoryNotFoundException/.test(r.stderr)) return undefined;
+    throw new Error(`aws ecr describe-images failed: ${r.stderr.trim().split('\n').pop() ?? ''}`);
+  }
+  const body = JSON.parse(r.stdout) as { imageDetails?: Array<{ imageTags?: string[] }> };
+  return body.imageDetails?.[0]?.imageTags ?? [];
+}
+
+/** PROMOTE_IMAGE=<repo>@sha256:...: CI hands over the image its dev job deployed and verified in the same run. */
+function promotedImage(ctx: Context): Source | undefined {
+  const v = ctx.env.PROMOTE_IMAGE;
+  if (!v) return undefined;
+  const digest = digestOf(v);
+  if (!digest) throw new Refusal(`PROMOTE_IMAGE=${v} is not <repository>@sha256:<digest>`, 'pass the image output of the dev deploy job');
+  return { repository: repositoryOf(v), digest };
+}
+
+export async function deployProd(parent: Context): Promise<void> {
+  const env: EnvName = 'prod';
+  await confirm(parent, 'CONFIRM', 'prod', 'deploy-prod changes production');
+  const ctx = forEnv(parent, env);
+  const devCtx = forEnv(parent, 'dev');
+  const skipPlatform = truthy(ctx.env.SKIP_PLATFORM);
+  const steps = new Steps(ctx.log);
+  await steps.step('preflight', 'fix the lines above, then run make deploy-prod again', () =>
+    preflight(ctx, { docker: false, platform: !skipPlatform, helm: true }),
+  );
+  const source = promotedImage(ctx) ?? (await devSource(devCtx, steps));
+  ctx.log.out(`    promoting ${source.repository}@${source.digest}`);
   if (!skipPlatform) {
     await steps.step('platform apply (prod)', 'read the error above; `make plan-prod` shows the change without applying it', () =>
       platform.apply(ctx, env),
     );
   }
   const out = await steps.step('prod platform outputs', 'run make deploy-prod without SKIP_PLATFORM so prod is applied first', () =>
-    platform.outputs(ctx, env, skipPlatform),
+    platform.outputs(ctx, env),
   );
-  const kube = await steps.step('prod kubeconfig', 'check that the prod cluster exists and your role may call eks:DescribeCluster', () =>
+  if (out.ecrRepositoryUrl !== source.repository) {
+    // Prod has its own registry (its own account): copy the manifest as is, so the digest stays the same.
+    await steps.step('copy the image to the prod registry (same digest)',
+      "prod's deploy role needs pull access to the dev repository (repository policy) and push access to its own", async () => {
+        if (!which('docker', ctx.env.PATH)) throw new Error('docker (with buildx) is needed to copy the image between registries');
+        await ecrLogin(ctx, out.region, out.ecrRepositoryUrl);
+        await ecrLogin(devCtx, platform.registryRegion(source.repository) ?? out.region, source.repository);
+        const tag = source.tag ?? `promoted-${source.digest.slice(7, 19)}`;
+        await run('docker', ['buildx', 'imagetools', 'create', '--prefer-index=false', '--tag', `${out.ecrRepositoryUrl}:${tag}`, `${source.repository}@${source.digest}`], {
+          cwd: ctx.root,
+          env: ctx.env,
+          stream: true,
+        });
+        if (!(await describeImage(ctx, out.ecrRepositoryUrl, source.digest))) {
+          throw new Error(`${source.digest} is not in ${out.ecrRepositoryUrl} after the copy (the digest changed?)`);
+        }
+      });
+  }
+  const kube = await steps.step('prod kubeconfig', 'check that the prod cluster exists and that you can reach its (private) API endpoint', () =>
     Kube.connect(ctx, env, out),
   );
-  await steps.step('helm upgrade --install', '`helm template chart -f chart/ci/prod-values.yaml` shows what was sent', () =>
-    run('helm', helmArgs(ctx, env, kube, out, image.repository, image.digest), { cwd: ctx.root, stream: true }),
+  await steps.step('helm upgrade --install', '`make chart-render CHART_SCENARIO=prod` shows what was sent', () =>
+    run('helm', helmArgs(ctx, env, kube, out, out.ecrRepositoryUrl, source.digest), { cwd: ctx.root, env: ctx.env, stream: true }),
   );
   const svc = await steps.step('wait for Ready', 'make status ENV=prod and make logs ENV=prod show why the revision does not start', () =>
-    kube.waitReady(SERVICE, waitSeconds(ctx)),
+    kube.waitReady(out.serviceName, waitSeconds(ctx)),
   );
   const s = await steps.step('smoke test', 'make status ENV=prod, then curl the URL', () => smoke(ctx, svc.status?.url ?? ''));
-  nextSteps(ctx, env, kube, out, svc, `${image.repository}@${image.digest}`, s);
+  const image = `${out.ecrRepositoryUrl}@${source.digest}`;
+  githubOutput(ctx, { image, digest: source.digest, url: s.url, trace_id: s.traceId });
+  nextSteps(ctx, env, kube, out, svc, image, s);
   ctx.log.out(`done in ${steps.elapsed()}`);
 }
 
-export async function destroy(ctx: Context, env: EnvName): Promise<void> {
-  await confirm(ctx, 'CONFIRM', env, `destroy deletes the ${env} environment (cluster, registry, secrets)`);
+export async function destroy(parent: Context, env: EnvName): Promise<void> {
+  await confirm(parent, 'CONFIRM', env, `destroy deletes the ${env} environment (cluster, registry, secrets)`);
   if (env === 'prod') {
-    await confirm(ctx, 'CONFIRM_DESTROY', 'prod', 'this is production: a second confirmation is required');
+    await confirm(parent, 'CONFIRM_DESTROY', 'prod', 'this is production: a second confirmation is required');
   }
-  const steps = new Steps(ctx.log, 3);
-  await steps.step('preflight', `fix the lines above, then run the destroy again`, () =>
+  const ctx = forEnv(parent, env);
+  const steps = new Steps(ctx.log);
+  await steps.step('preflight', 'fix the lines above, then run the destroy again', () =>
     preflight(ctx, { docker: false, platform: true, helm: true }),
   );
-  await steps.step('helm uninstall', 'if the cluster is already gone, run the platform destroy alone: scripts/deploy/cli.ts is idempotent, run it again', async () => {
+  await steps.step('helm uninstall', 'run the destroy again: each step is idempotent', async () => {
     let out: platform.PlatformOutputs;
     try {
       out = await platform.outputs(ctx, env);
-    } catch {
-      ctx.log.out('    no platform outputs: nothing deployed, skipping');
+    } catch (err) {
+      ctx.log.out(`    skipped: ${(err as Error).message}`);
       return;
     }
     const kube = await Kube.connect(ctx, env, out);
-    const r = await runRaw('helm', ['uninstall', RELEASE, '--kubeconfig', kube.kubeconfig, '--namespace', out.namespace, '--wait', '--ignore-not-found'], {
+    await run('helm', ['uninstall', out.serviceName, '--kubeconfig', kube.kubeconfig, '--namespace', out.namespace, '--wait', '--ignore-not-found'], {
       cwd: ctx.root,
+      env: ctx.env,
       timeoutMs: 10 * 60_000,
     });
-    if (r.code !== 0) throw new Error(r.stderr.trim());
   });
   await steps.step(`platform destroy (${env})`, 'read the error above and run the destroy again (it resumes)', () => platform.destroy(ctx, env));
   ctx.log.out(`${env} destroyed in ${steps.elapsed()}`);
 }
 
-export async function status(ctx: Context, env: EnvName): Promise<void> {
+export async function status(parent: Context, env: EnvName): Promise<void> {
+  const ctx = forEnv(parent, env);
   const out = await platform.outputs(ctx, env);
   const kube = await Kube.connect(ctx, env, out);
-  const svc = await kube.getService(SERVICE);
+  const name = out.serviceName;
+  const svc = await kube.getService(name);
   const log = ctx.log;
   if (!svc) {
-    log.out(`${SERVICE}: not deployed in ${env} (namespace ${out.namespace}); run make deploy-${env}`);
+    log.out(`${name}: not deployed in ${env} (namespace ${out.namespace}); run make deploy-${env}`);
     return;
   }
-  const pods = await kube.pods(`serving.knative.dev/service=${SERVICE}`);
-  log.out(`service   ${SERVICE} (${env}, namespace ${out.namespace}, cluster ${out.clusterName})`);
+  const pods = await kube.pods(`serving.knative.dev/service=${name}`);
+  log.out(`service   ${name} (${env}, namespace ${out.namespace}, cluster ${out.clusterName})`);
   log.out(`ready     ${isReady(svc) ? 'True' : `False: ${failingConditions(svc).join('; ')}`}`);
   log.out(`url       ${svc.status?.url ?? '-'}`);
   log.out(`image     ${serviceImage(svc) ?? '-'}`);
   log.out(`revision  latest created ${svc.status?.latestCreatedRevisionName ?? '-'}, latest ready ${svc.status?.latestReadyRevisionName ?? '-'}`);
   log.out('traffic');
   for (const t of svc.status?.traffic ?? []) {
-    log.out(`  ${String(t.percent ?? 0).padStart(3)}%  ${t.revisionName ?? '?'}${t.latestRevision ? ' (latest)' : ''}${t.tag ? ` tag ${t.tag} ${t.url ?? ''}` : ''}`);
+    log.out(`  ${String(t.percent ?? 0).padStart(3)}%  ${t.revisionName ?? '?'}${t.latestRevision ? ' (latest)' : ''}${t.tag ? `  tag ${t.tag} ${t.url ?? ''}` : ''}`);
   }
   const byRevision = new Map<string, { ready: number; total: number }>();
   for (const p of pods) {
     const rev = p.metadata.labels?.['serving.knative.dev/revision'] ?? '?';
     const e = byRevision.get(rev) ?? { ready: 0, total: 0 };
     e.total += 1;
-    if ((p.status?.containerStatuses ?? []).every((c) => c.ready) && p.status?.phase === 'Running') e.ready += 1;
+    if (p.status?.phase === 'Running' && (p.status.containerStatuses ?? []).every((c) => c.ready)) e.ready += 1;
     byRevision.set(rev, e);
   }
-  log.out(`pods      ${pods.length === 0 ? '0 (scaled to zero)' : ''}`);
+  log.out(`pods      ${pods.length === 0 ? '0 (scaled to zero)' : String(pods.length)}`);
   for (const [rev, e] of byRevision) log.out(`  ${rev}: ${e.ready}/${e.total} ready`);
 }
 
-export async function logs(ctx: Context, env: EnvName): Promise<void> {
+export async function logs(parent: Context, env: EnvName): Promise<void> {
+  const ctx = forEnv(parent, env);
   const out = await platform.outputs(ctx, env);
   const kube = await Kube.connect(ctx, env, out);
   const args = kube.kubectlArgs([
-    'logs', '-l', `serving.knative.dev/service=${SERVICE}`, '-c', CONTAINER, '--prefix', `--tail=${ctx.env.TAIL || 200}`, '--max-log-requests=20',
+    'logs', '-l', `serving.knative.dev/service=${out.serviceName}`, '-c', CONTAINER, '--prefix', `--tail=${ctx.env.TAIL || 200}`, '--max-log-requests=20',
   ]);
   if (truthy(ctx.env.FOLLOW)) args.push('--follow');
-  const r = await runRaw('kubectl', args, { cwd: ctx.root, stream: true });
+  const r = await runRaw('kubectl', args, { cwd: ctx.root, env: ctx.env, stream: true });
   if (r.code !== 0) throw new Error(`kubectl logs exited with ${r.code}`);
-  if (!r.stdout.trim()) ctx.log.out(`(no pods: ${SERVICE} is scaled to zero in ${env}; send a request, or FOLLOW=1 to wait)`);
+  if (!r.stdout.trim()) ctx.log.out(`(no pods: ${out.serviceName} is scaled to zero in ${env}; send a request, or FOLLOW=1 to wait)`);
 }
 
 export { DIGEST_RE };

@@ -11,14 +11,15 @@ export const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
 export async function gitCommit(ctx: Context): Promise<string> {
   const fromEnv = gitCommitEnvOverride(ctx);
   if (fromEnv) return fromEnv;
-  return (await run('git', ['rev-parse', 'HEAD'], { cwd: ctx.root })).trim();
+  return (await run('git', ['rev-parse', 'HEAD'], { cwd: ctx.root, env: ctx.env })).trim();
 }
 
 /** Logs docker in to ECR; the password goes through stdin only, never argv or logs. */
 export async function ecrLogin(ctx: Context, region: string, repositoryUrl: string): Promise<void> {
-  const password = await run('aws', ['ecr', 'get-login-password', '--region', region], { cwd: ctx.root });
+  const password = await run('aws', ['ecr', 'get-login-password', '--region', region], { cwd: ctx.root, env: ctx.env });
   await run('docker', ['login', '--username', 'AWS', '--password-stdin', registryHost(repositoryUrl)], {
     cwd: ctx.root,
+    env: ctx.env,
     input: password,
   });
 }
@@ -47,7 +48,7 @@ export async function buildAndPush(ctx: Context, repositoryUrl: string, architec
         '--push',
         ctx.root,
       ],
-      { cwd: ctx.root, stream: true },
+      { cwd: ctx.root, env: ctx.env, stream: true },
     );
     const meta = JSON.parse(readFileSync(metadataFile, 'utf8')) as Record<string, unknown>;
     const digest = meta['containerimage.digest'];

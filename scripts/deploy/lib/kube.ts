@@ -60,7 +60,7 @@ export class Kube {
     await run(
       'aws',
       ['eks', 'update-kubeconfig', '--region', out.region, '--name', out.clusterName, '--kubeconfig', kubeconfig, '--alias', `knative-fn-${env}`],
-      { cwd: ctx.root },
+      { cwd: ctx.root, env: ctx.env },
     );
     return new Kube(ctx, kubeconfig, out.namespace);
   }
@@ -70,11 +70,11 @@ export class Kube {
   }
 
   kubectl(args: string[], timeoutMs = 60_000): Promise<string> {
-    return run('kubectl', this.kubectlArgs(args), { cwd: this.ctx.root, timeoutMs });
+    return run('kubectl', this.kubectlArgs(args), { cwd: this.ctx.root, env: this.ctx.env, timeoutMs });
   }
 
   async getService(name: string): Promise<KService | undefined> {
-    const r = await runRaw('kubectl', this.kubectlArgs(['get', 'ksvc', name, '-o', 'json']), { cwd: this.ctx.root, timeoutMs: 60_000 });
+    const r = await runRaw('kubectl', this.kubectlArgs(['get', 'ksvc', name, '-o', 'json']), { cwd: this.ctx.root, env: this.ctx.env, timeoutMs: 60_000 });
     if (r.code !== 0) {
       if (/NotFound|not found/.test(r.stderr)) return undefined;
       throw new Error(`kubectl get ksvc ${name} failed: ${r.stderr.trim()}`);
@@ -87,7 +87,7 @@ export class Kube {
     const r = await runRaw(
       'kubectl',
       this.kubectlArgs(['wait', `ksvc/${name}`, '--for=condition=Ready', `--timeout=${timeoutSeconds}s`]),
-      { cwd: this.ctx.root, timeoutMs: (timeoutSeconds + 30) * 1000 },
+      { cwd: this.ctx.root, env: this.ctx.env, timeoutMs: (timeoutSeconds + 30) * 1000 },
     );
     const svc = await this.getService(name);
     if (r.code !== 0 || !svc || !isReady(svc)) {

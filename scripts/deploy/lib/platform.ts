@@ -1,22 +1,27 @@
-// The platform (platform/envs/<env>): apply, destroy, and its outputs read as JSON.
-import { run } from './exec.ts';
-import { platformDir, tfBin, type Context, type EnvName } from './config.ts';
+// The platform (platform/envs/<env>): applied and destroyed through scripts/platform.sh; its outputs read from the
+// SSM parameter the platform writes (`/<project>/<env>/platform-outputs`), which both a person with admin access
+// and CI's deploy role (no state access) can read.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { run, runRaw } from './exec.ts';
+import { platformDir, type Context, type EnvName } from './config.ts';
 
-/** What the deploy needs from the platform. Names are the Terraform output names of platform/envs/<env>. */
+/** What the deploy needs from the platform: the `deploy` output object of platform/envs/<env>. */
 export interface PlatformOutputs {
   clusterName: string;
   region: string;
   /** ECR repository URL, `<account>.dkr.ecr.<region>.amazonaws.com/<name>`. */
   ecrRepositoryUrl: string;
   namespace: string;
+  /** The Knative Service name (hence its URL and the Helm release). */
+  serviceName: string;
   serviceAccount: string;
   /** Secret ARNs the function reads at startup (the chart sets SECRETS from them). */
   secretArns: string[];
   /** CPU architecture of the nodes the function runs on (`amd64` or `arm64`). */
   architecture: string;
-  /** OTLP endpoint the function exports to, if the platform runs a collector. */
+  /** OTLP/HTTP endpoint of the cluster's collector. */
   otlpEndpoint?: string;
-  /** How to reach Grafana and Jaeger (namespace/service/port), if installed. */
   grafana?: PortForward;
   jaeger?: PortForward;
 }
@@ -27,27 +32,6 @@ export interface PortForward {
   port: number;
 }
 
-type Raw = Record<string, { value: unknown } | undefined>;
-
-/** Output names accepted for each field, first match wins (keeps the deploy tolerant of a rename on one side). */
-const NAMES = {
-  clusterName: ['cluster_name'],
-  region: ['region', 'aws_region'],
-  ecrRepositoryUrl: ['ecr_repository_url', 'ecr_url', 'repository_url'],
-  namespace: ['namespace', 'function_namespace'],
-  serviceAccount: ['service_account', 'service_account_name', 'function_service_account'],
-  secretArns: ['secret_arns', 'function_secret_arns'],
-  architecture: ['node_architecture', 'architecture'],
-  otlpEndpoint: ['otlp_endpoint', 'otel_collector_endpoint'],
-  grafana: ['grafana'],
-  jaeger: ['jaeger'],
-} as const;
-
-function pick(raw: Raw, names: readonly string[]): unknown {
-  for (const n of names) if (raw[n] !== undefined) return raw[n]?.value;
-  return undefined;
-}
-
 function asPortForward(v: unknown): PortForward | undefined {
   if (!v || typeof v !== 'object') return undefined;
   const o = v as Record<string, unknown>;
@@ -55,72 +39,75 @@ function asPortForward(v: unknown): PortForward | undefined {
   return { namespace: o.namespace, service: o.service, port: Number(o.port ?? 80) };
 }
 
+/** Parses the `deploy` object (plain JSON, as stored in SSM; or `tofu output -json deploy`). */
 export function parseOutputs(json: string, env: EnvName): PlatformOutputs {
-  const raw = JSON.parse(json || '{}') as Raw;
+  const raw = JSON.parse(json || '{}') as Record<string, unknown>;
   const missing: string[] = [];
-  const str = (key: keyof typeof NAMES): string => {
-    const v = pick(raw, NAMES[key]);
+  const str = (key: string): string => {
+    const v = raw[key];
     if (typeof v !== 'string' || v === '') {
-      missing.push(NAMES[key][0]);
+      missing.push(key);
       return '';
     }
     return v;
   };
   const out: PlatformOutputs = {
-    clusterName: str('clusterName'),
+    clusterName: str('cluster_name'),
     region: str('region'),
-    ecrRepositoryUrl: str('ecrRepositoryUrl'),
+    ecrRepositoryUrl: str('ecr_repository_url'),
     namespace: str('namespace'),
-    serviceAccount: str('serviceAccount'),
-    secretArns: [],
-    architecture: 'amd64',
+    serviceName: str('service_name'),
+    serviceAccount: str('service_account'),
+    secretArns: Array.isArray(raw.secret_arns) ? raw.secret_arns.map(String) : [],
+    architecture: typeof raw.node_architecture === 'string' && raw.node_architecture ? raw.node_architecture : 'amd64',
   };
-  const secrets = pick(raw, NAMES.secretArns);
-  if (Array.isArray(secrets)) out.secretArns = secrets.map(String);
-  else if (secrets && typeof secrets === 'object') out.secretArns = Object.values(secrets).map(String);
-  else if (typeof secrets === 'string' && secrets) out.secretArns = secrets.split(',');
-  const arch = pick(raw, NAMES.architecture);
-  if (typeof arch === 'string' && arch) out.architecture = arch;
-  const otlp = pick(raw, NAMES.otlpEndpoint);
-  if (typeof otlp === 'string' && otlp) out.otlpEndpoint = otlp;
-  const grafana = asPortForward(pick(raw, NAMES.grafana));
+  if (typeof raw.otel_collector_url === 'string' && raw.otel_collector_url) out.otlpEndpoint = raw.otel_collector_url;
+  const grafana = asPortForward(raw.grafana);
   if (grafana) out.grafana = grafana;
-  const jaeger = asPortForward(pick(raw, NAMES.jaeger));
+  const jaeger = asPortForward(raw.jaeger);
   if (jaeger) out.jaeger = jaeger;
-  if (missing.length) {
-    throw new Error(
-      `platform/envs/${env} has no output(s) ${missing.join(', ')}: the platform is not applied yet (run make deploy-${env === 'prod' ? 'prod' : 'dev'} without SKIP_PLATFORM)`,
-    );
-  }
+  if (missing.length) throw new Error(`the ${env} platform outputs lack ${missing.join(', ')}: apply the platform again (scripts/platform.sh apply ${env})`);
   return out;
 }
 
-function tf(ctx: Context, env: EnvName, args: string[]): [string, string[]] {
-  return [tfBin(ctx), [`-chdir=${platformDir(ctx, env)}`, ...args]];
+/** A top-level string attribute of platform/envs/<env>/terraform.tfvars (its one home), e.g. project, aws_region. */
+export function tfvar(ctx: Context, env: EnvName, name: string): string {
+  const text = readFileSync(join(platformDir(ctx, env), 'terraform.tfvars'), 'utf8');
+  const m = new RegExp(`^${name}\\s*=\\s*"([^"]*)"`, 'm').exec(text);
+  if (!m?.[1]) throw new Error(`platform/envs/${env}/terraform.tfvars does not set ${name}`);
+  return m[1];
 }
 
-export async function init(ctx: Context, env: EnvName, stream = true): Promise<void> {
-  const [bin, args] = tf(ctx, env, ['init', '-input=false']);
-  await run(bin, args, { cwd: ctx.root, stream });
+export function outputsParameter(ctx: Context, env: EnvName): { name: string; region: string } {
+  return { name: `/${tfvar(ctx, env, 'project')}/${env}/platform-outputs`, region: tfvar(ctx, env, 'aws_region') };
+}
+
+function platformScript(ctx: Context): string {
+  return ctx.env.PLATFORM_SCRIPT || join(ctx.root, 'scripts', 'platform.sh');
 }
 
 export async function apply(ctx: Context, env: EnvName): Promise<void> {
-  await init(ctx, env);
-  const [bin, args] = tf(ctx, env, ['apply', '-input=false', '-auto-approve']);
-  await run(bin, args, { cwd: ctx.root, stream: true });
+  await run(platformScript(ctx), ['apply', env], { cwd: ctx.root, env: ctx.env, stream: true });
 }
 
 export async function destroy(ctx: Context, env: EnvName): Promise<void> {
-  await init(ctx, env);
-  const [bin, args] = tf(ctx, env, ['destroy', '-input=false', '-auto-approve']);
-  await run(bin, args, { cwd: ctx.root, stream: true });
+  await run(platformScript(ctx), ['destroy', env], { cwd: ctx.root, env: ctx.env, stream: true });
 }
 
-export async function outputs(ctx: Context, env: EnvName, initFirst = true): Promise<PlatformOutputs> {
-  // The backend must be initialised before state can be read (a fresh clone has no .terraform/; init is idempotent).
-  if (initFirst) await init(ctx, env, false);
-  const [bin, args] = tf(ctx, env, ['output', '-json']);
-  return parseOutputs(await run(bin, args, { cwd: ctx.root }), env);
+export async function outputs(ctx: Context, env: EnvName): Promise<PlatformOutputs> {
+  const p = outputsParameter(ctx, env);
+  const r = await runRaw('aws', ['ssm', 'get-parameter', '--region', p.region, '--name', p.name, '--query', 'Parameter.Value', '--output', 'text'], {
+    cwd: ctx.root,
+    env: ctx.env,
+    timeoutMs: 60_000,
+  });
+  if (r.code !== 0) {
+    if (/ParameterNotFound/.test(r.stderr)) {
+      throw new Error(`no platform outputs at ${p.name} (${p.region}): the ${env} platform is not applied yet`);
+    }
+    throw new Error(`aws ssm get-parameter ${p.name} failed: ${r.stderr.trim().split('\n').pop() ?? ''}`);
+  }
+  return parseOutputs(r.stdout.trim(), env);
 }
 
 /** The registry host of an ECR repository URL (what `docker login` takes). */
@@ -131,4 +118,9 @@ export function registryHost(repositoryUrl: string): string {
 /** The repository name inside the registry (what `aws ecr describe-images` takes). */
 export function repositoryName(repositoryUrl: string): string {
   return repositoryUrl.split('/').slice(1).join('/');
+}
+
+/** The region of an ECR repository URL (`<account>.dkr.ecr.<region>.amazonaws.com/...`). */
+export function registryRegion(repositoryUrl: string): string | undefined {
+  return /\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com/.exec(repositoryUrl)?.[1];
 }

@@ -25,7 +25,7 @@ const FIX: Record<string, string> = {
   aws: 'install AWS CLI v2: https://docs.aws.amazon.com/cli/latest/userguide/getting-started-install.html',
   kubectl: 'install kubectl (same minor as the cluster, +-1): https://kubernetes.io/docs/tasks/tools/',
   helm: 'run `make tools` (installs the pinned bin/helm)',
-  tofu: 'run `make tools` (installs the pinned bin/tofu), or put terraform on PATH, or set TF_BIN',
+  tofu: 'run `make tools` (installs the pinned bin/tofu), or set TOFU=/path/to/tofu',
   docker: 'install Docker with the buildx plugin: https://docs.docker.com/engine/install/',
 };
 
@@ -61,14 +61,12 @@ export async function preflight(ctx: Context, needs: Needs): Promise<Identity> {
   if (needs.helm) tools.push('helm');
   if (needs.docker) tools.push('docker');
   for (const tool of tools) if (!which(tool, ctx.env.PATH)) problems.push(`${tool} not found on PATH: ${FIX[tool]}`);
-  if (needs.platform && !which(tfBin(ctx), ctx.env.PATH)) {
-    problems.push(`${tfBin(ctx)} not found on PATH: ${FIX.tofu}`);
-  }
+  if (needs.platform && !tfBin(ctx)) problems.push(`tofu not found (nor terraform): ${FIX.tofu}`);
   if (credentialSources(ctx.env).length === 0) problems.push(`no AWS credentials: ${CREDENTIALS_FIX}`);
   if (problems.length) throw new Refusal(`preflight found ${problems.length} problem(s)`, problems.join('\n  '));
 
   // Versions and identity: these spawn the tools, so they come after the cheap checks.
-  const opts = { cwd: ctx.root, timeoutMs: 20_000 };
+  const opts = { cwd: ctx.root, env: ctx.env, timeoutMs: 20_000 };
   const minor = kubernetesMinor(ctx);
   const kubectl = await runRaw('kubectl', ['version', '--client', '-o', 'json'], opts);
   const kv = kubectl.code === 0 ? parseSemver((JSON.parse(kubectl.stdout) as { clientVersion?: { gitVersion?: string } }).clientVersion?.gitVersion ?? '') : undefined;

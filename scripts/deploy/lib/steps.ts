@@ -42,17 +42,15 @@ export class Steps {
   private readonly started = Date.now();
   private count = 0;
   private readonly log: Log;
-  private readonly total: number;
 
-  constructor(log: Log, total: number) {
+  constructor(log: Log) {
     this.log = log;
-    this.total = total;
   }
 
   /** Runs one step. `hint` says what to try when it fails; the error's own text says what happened. */
   async step<T>(name: string, hint: string, fn: () => Promise<T>): Promise<T> {
     this.count += 1;
-    this.log.out(`==> [${this.count}/${this.total}] ${name}`);
+    this.log.out(`==> ${this.count}. ${name}`);
     const t0 = Date.now();
     try {
       const value = await fn();

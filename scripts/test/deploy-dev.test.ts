@@ -1,0 +1,116 @@
+// make deploy-dev driven through scripts/deploy/cli.ts with stub aws/docker/kubectl/helm/platform.sh on PATH:
+// exact argv and order, the digest handed from the build to helm, and where each failure stops.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import {
+  ACCOUNT, COMMIT, DIGEST, ENV, KUBE_DEV, PREFLIGHT_DEV, REPO, ROOT, SSM_DEV, TRACE, devWorld, fakeFunction, harness, helm, ksvc, kubeconfig, normalise, runCli, ssmArgs, waitAndGet,
+} from './deploy-fixtures.ts';
+
+t.test('deploy-dev: preflight, apply, build by digest, helm with that digest, wait, smoke test', async (t) => {
+  const url = await fakeFunction(t);
+  const h = harness(t);
+  h.rules(devWorld(url));
+  const ghOutput = join(h.dir, 'github-output');
+  const r = await runCli(['deploy-dev'], h.env({ ...ENV, GITHUB_OUTPUT: ghOutput }));
+  t.equal(r.code, 0, `exit 0\n${r.stdout}\n${r.stderr}`);
+  t.strictSame(normalise(h.argv()), [
+    ...PREFLIGHT_DEV,
+    'platform.sh apply dev',
+    SSM_DEV,
+    kubeconfig('dev'),
+    'aws ecr get-login-password --region eu-west-1',
+    `docker login --username AWS --password-stdin ${ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com`,
+    `docker buildx build --platform linux/arm64 --file ${ROOT}/Dockerfile --tag ${REPO}:${COMMIT} --label org.opencontainers.image.revision=${COMMIT} --provenance=false --metadata-file <tmp>/metadata.json --push ${ROOT}`,
+    helm('dev', REPO),
+    ...waitAndGet('dev'),
+  ]);
+  const login = h.calls().find((c) => c.tool === 'docker' && c.args[0] === 'login');
+  t.equal(login?.stdin, 'not-a-real-password\n', 'the registry password goes to docker through stdin');
+  t.notMatch(h.argv().join('\n'), /not-a-real-password/, 'and never appears in any argv');
+  t.notMatch(r.stdout + r.stderr, /not-a-real-password/, 'nor in the output');
+  // What a person sees: each step with its duration, the URL, the trace, how to open Grafana and Jaeger.
+  t.match(r.stdout, /==> 1\. preflight\n[\s\S]*ok: preflight \(\d+\.\ds\)/);
+  t.match(r.stdout, /==> 9\. smoke test\n[\s\S]*ok: smoke test \(\d+\.\ds\)/);
+  t.match(r.stdout, `fn is live in dev: ${url}`);
+  t.match(r.stdout, `image     ${REPO}@${DIGEST}`);
+  t.match(r.stdout, `make trace ENV=dev ID=${TRACE}`);
+  t.match(r.stdout, `-n observability port-forward svc/jaeger 16686:16686  then open http://localhost:16686/trace/${TRACE}`);
+  t.match(r.stdout, '-n observability port-forward svc/kps-grafana 3000:80  then open http://localhost:3000');
+  t.match(r.stdout, `AWS account ${ACCOUNT}`);
+  t.equal(readFileSync(ghOutput, 'utf8'), `image=${REPO}@${DIGEST}\ndigest=${DIGEST}\nurl=${url}\ntrace_id=${TRACE}\n`, 'CI gets the image for the prod job');
+});
+
+t.test('deploy-dev with SKIP_PLATFORM=1 (CI) reads the outputs without applying, and needs no tofu', async (t) => {
+  const url = await fakeFunction(t);
+  const h = harness(t, ['aws', 'kubectl', 'helm', 'docker', 'platform.sh']);
+  h.rules(devWorld(url));
+  const r = await runCli(['deploy-dev'], h.env({ ...ENV, SKIP_PLATFORM: '1', TOFU: '/nonexistent/tofu' }));
+  t.equal(r.code, 0, r.stderr);
+  t.notOk(h.argv().some((l) => l.startsWith('platform.sh')), 'no platform change');
+  t.equal(h.argv()[PREFLIGHT_DEV.length], SSM_DEV);
+});
+
+t.test('deploy-dev stops at the first failure and names the step and what to try', async (t) => {
+  const url = await fakeFunction(t);
+  const h = harness(t);
+  h.rules(devWorld(url, [{ tool: 'docker', prefix: ['buildx', 'build'], exit: 1, stderr: 'ERROR: failed to solve: process "/bin/sh -c npm ci" did not complete successfully\n' }]));
+  const r = await runCli(['deploy-dev'], h.env(ENV));
+  t.equal(r.code, 1);
+  t.match(r.stderr, /FAILED at step "image build and push \(linux\/arm64, 0123456789ab\)": docker buildx build exited with 1:\nERROR: failed to solve/);
+  t.match(r.stderr, /try: run `docker buildx build \.` locally/);
+  const argv = h.argv();
+  t.ok(argv.some((l) => l.startsWith('docker buildx build')), 'the build ran');
+  t.notOk(argv.some((l) => l.startsWith('helm upgrade') || l.includes(' wait ')), 'nothing after the failed step ran');
+});
+
+t.test('deploy-dev: a failed platform apply stops before anything is built', async (t) => {
+  const h = harness(t);
+  h.rules(devWorld('http://127.0.0.1:9', [{ tool: 'platform.sh', prefix: ['apply'], exit: 1, stderr: 'Error: creating EKS Cluster (knfn-dev): AccessDeniedException\n' }]));
+  const r = await runCli(['deploy-dev'], h.env(ENV));
+  t.equal(r.code, 1);
+  t.match(r.stderr, 'FAILED at step "platform apply (dev)": platform.sh apply dev exited with 1:\nError: creating EKS Cluster (knfn-dev): AccessDeniedException');
+  t.match(r.stderr, 'try: read the error above; `make plan-dev` shows the change without applying it');
+  t.equal(h.argv().at(-1), 'platform.sh apply dev');
+});
+
+t.test('deploy-dev: no platform outputs yet says the platform is not applied', async (t) => {
+  const h = harness(t);
+  h.rules(devWorld('http://127.0.0.1:9', [{ tool: 'aws', args: ssmArgs('dev'), exit: 254, stderr: '\nAn error occurred (ParameterNotFound) when calling the GetParameter operation: \n' }]));
+  const r = await runCli(['deploy-dev'], h.env({ ...ENV, SKIP_PLATFORM: '1' }));
+  t.equal(r.code, 1);
+  t.match(r.stderr, 'FAILED at step "platform outputs": no platform outputs at /knfn/dev/platform-outputs (eu-west-1): the dev platform is not applied yet');
+  t.match(r.stderr, 'try: run make deploy-dev without SKIP_PLATFORM');
+});
+
+t.test('deploy-dev: a build without a digest in its metadata fails the build step', async (t) => {
+  const h = harness(t);
+  h.rules(devWorld('http://127.0.0.1:9', [{ tool: 'docker', prefix: ['buildx', 'build'], writeArgFile: { flag: '--metadata-file', content: '{}' } }]));
+  const r = await runCli(['deploy-dev'], h.env(ENV));
+  t.equal(r.code, 1);
+  t.match(r.stderr, /FAILED at step "image build and push[^"]*": the build's metadata file has no image digest/);
+  t.notOk(h.argv().some((l) => l.startsWith('helm upgrade')));
+});
+
+t.test('deploy-dev: a revision that never gets Ready prints the failing conditions', async (t) => {
+  const h = harness(t);
+  h.rules(devWorld('http://127.0.0.1:9', [
+    { tool: 'kubectl', includes: ['wait'], exit: 1, stderr: 'error: timed out waiting for the condition on services/fn\n' },
+    { tool: 'kubectl', includes: ['get', 'ksvc'], stdout: ksvc({ url: 'http://127.0.0.1:9', image: `${REPO}@${DIGEST}`, ready: false }) },
+  ]));
+  const r = await runCli(['deploy-dev'], h.env({ ...ENV, WAIT_TIMEOUT_SECONDS: '30' }));
+  t.equal(r.code, 1);
+  t.match(r.stderr, 'FAILED at step "wait for Ready": not Ready after 30s: Ready=False (RevisionMissing): Configuration "fn" does not have any ready Revision.; ConfigurationsReady=False (RevisionFailed): Revision "fn-00002" failed with message: Back-off pulling image.');
+  t.match(r.stderr, 'try: make status ENV=dev and make logs ENV=dev');
+  t.ok(h.argv().includes(`kubectl --kubeconfig ${KUBE_DEV} --namespace functions wait ksvc/fn --for=condition=Ready --timeout=30s`));
+});
+
+t.test('deploy-dev: the smoke test fails on a 500 from the public URL', async (t) => {
+  const url = await fakeFunction(t, 500);
+  const h = harness(t);
+  h.rules(devWorld(url));
+  const r = await runCli(['deploy-dev'], h.env({ ...ENV, SMOKE_TIMEOUT_SECONDS: '1' }));
+  t.equal(r.code, 1);
+  t.match(r.stderr, 'FAILED at step "smoke test": GET / answered 500');
+});
+

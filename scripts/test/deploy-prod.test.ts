@@ -1,0 +1,104 @@
+// make deploy-prod: promotion of the digest running in dev, never a build; confirmation and refusals.
+import t from 'tap';
+import {
+  COPY, DEV_SOURCE, DIGEST, ENV, KUBE_DEV, KUBE_PROD, PREFLIGHT_NO_DOCKER, PROD_REPO, REPO, SSM_PROD, fakeFunction, harness, helm, ksvc, kubeconfig, platformOutputs, prodWorld, runCli, ssmArgs, waitAndGet,
+} from './deploy-fixtures.ts';
+
+t.test('deploy-prod promotes the digest running in dev: copied as is to the prod registry, never built', async (t) => {
+  const url = await fakeFunction(t);
+  const h = harness(t);
+  h.rules(prodWorld(url));
+  const r = await runCli(['deploy-prod'], h.env({ ...ENV, CONFIRM: 'prod', AWS_PROFILE_DEV: 'dev-admin', AWS_PROFILE_PROD: 'prod-admin' }));
+  t.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+  t.strictSame(h.argv(), [
+    ...PREFLIGHT_NO_DOCKER,
+    ...DEV_SOURCE,
+    'platform.sh apply prod',
+    SSM_PROD,
+    ...COPY,
+    kubeconfig('prod'),
+    helm('prod', PROD_REPO),
+    ...waitAndGet('prod'),
+  ]);
+  t.notOk(h.argv().some((l) => l.startsWith('docker buildx build')), 'prod never builds');
+  // Each environment's commands ran with that environment's credentials (the copy logs in to both registries).
+  const [p, d] = ['prod-admin', 'dev-admin'];
+  t.strictSame(h.calls().map((c) => c.profile), [
+    p, p, p, // preflight
+    d, d, d, d, // dev outputs, kubeconfig, ksvc, ECR
+    p, p, // platform apply, outputs
+    p, p, d, d, p, p, // logins, copy, check
+    p, p, p, p, // kubeconfig, helm, wait, get
+  ]);
+  t.match(r.stdout, `promoting ${REPO}@${DIGEST}`);
+  t.match(r.stdout, `fn is live in prod: ${url}`);
+  t.match(r.stdout, `image     ${PROD_REPO}@${DIGEST}`);
+  t.match(r.stdout, 'revision  fn-00007');
+});
+
+t.test('deploy-prod with a shared registry needs no copy and no docker at all', async (t) => {
+  const url = await fakeFunction(t);
+  const h = harness(t, ['aws', 'kubectl', 'helm', 'tofu', 'platform.sh']);
+  h.rules([{ tool: 'aws', args: ssmArgs('prod'), stdout: platformOutputs('prod', { ecr_repository_url: REPO }) }, ...prodWorld(url)]);
+  const r = await runCli(['deploy-prod'], h.env({ ...ENV, CONFIRM: 'prod', SKIP_PLATFORM: '1' }));
+  t.equal(r.code, 0, r.stderr);
+  t.strictSame(h.argv(), [...PREFLIGHT_NO_DOCKER, ...DEV_SOURCE, SSM_PROD, kubeconfig('prod'), helm('prod', REPO), ...waitAndGet('prod')]);
+});
+
+t.test('deploy-prod in CI: PROMOTE_IMAGE from the dev job, no platform apply, no dev access', async (t) => {
+  const url = await fakeFunction(t);
+  const h = harness(t);
+  h.rules(prodWorld(url));
+  const r = await runCli(['deploy-prod'], h.env({ ...ENV, CI: 'true', CONFIRM: 'prod', SKIP_PLATFORM: '1', PROMOTE_IMAGE: `${REPO}@${DIGEST}` }));
+  t.equal(r.code, 0, r.stderr);
+  const copy = [...COPY];
+  copy[4] = `docker buildx imagetools create --prefer-index=false --tag ${PROD_REPO}:promoted-${DIGEST.slice(7, 19)} ${REPO}@${DIGEST}`;
+  t.strictSame(h.argv(), [...PREFLIGHT_NO_DOCKER, SSM_PROD, ...copy, kubeconfig('prod'), helm('prod', PROD_REPO), ...waitAndGet('prod')]);
+});
+
+t.test('deploy-prod refuses without confirmation and runs nothing', async (t) => {
+  const h = harness(t);
+  h.rules(prodWorld('http://prod.invalid'));
+  for (const confirm of [undefined, 'yes', 'dev']) {
+    const env = h.env(confirm === undefined ? ENV : { ...ENV, CONFIRM: confirm });
+    const r = await runCli(['deploy-prod'], env);
+    t.equal(r.code, 2, `CONFIRM=${confirm}`);
+    t.match(r.stderr, /REFUSED: deploy-prod changes production: (not confirmed|CONFIRM=\w+ is not "prod")/);
+    t.match(r.stderr, 'set CONFIRM=prod');
+  }
+  t.strictSame(h.argv(), []);
+});
+
+t.test('deploy-prod refuses when dev is not healthy', async (t) => {
+  const h = harness(t);
+  h.rules(prodWorld('http://prod.invalid', [
+    { tool: 'kubectl', includes: [KUBE_DEV, 'get', 'ksvc'], stdout: ksvc({ url: 'http://dev.invalid', image: `${REPO}@${DIGEST}`, ready: false }) },
+  ]));
+  const r = await runCli(['deploy-prod'], h.env({ ...ENV, CONFIRM: 'prod' }));
+  t.equal(r.code, 2);
+  t.match(r.stderr, 'REFUSED: dev is not healthy: Ready=False (RevisionMissing)');
+  t.notOk(h.argv().some((l) => l.includes('prod') || l.startsWith('helm upgrade')), 'prod untouched');
+});
+
+t.test('deploy-prod refuses when dev runs an image by tag, not digest', async (t) => {
+  const h = harness(t);
+  h.rules(prodWorld('http://prod.invalid', [
+    { tool: 'kubectl', includes: [KUBE_DEV, 'get', 'ksvc'], stdout: ksvc({ url: 'http://dev.invalid', image: `${REPO}:latest` }) },
+  ]));
+  const r = await runCli(['deploy-prod'], h.env({ ...ENV, CONFIRM: 'prod' }));
+  t.equal(r.code, 2);
+  t.match(r.stderr, `REFUSED: dev runs ${REPO}:latest, not an image by digest`);
+});
+
+t.test('deploy-prod refuses when the digest is not in ECR', async (t) => {
+  const h = harness(t);
+  h.rules(prodWorld('http://prod.invalid', [
+    { tool: 'aws', prefix: ['ecr', 'describe-images'], exit: 254, stderr: `\nAn error occurred (ImageNotFoundException) when calling the DescribeImages operation: The image with imageId {imageDigest:'${DIGEST}'} does not exist\n` },
+  ]));
+  const r = await runCli(['deploy-prod'], h.env({ ...ENV, CONFIRM: 'prod' }));
+  t.equal(r.code, 2);
+  t.match(r.stderr, `REFUSED: ${DIGEST} is not in ECR (${REPO})`);
+  t.match(r.stderr, 'run make deploy-dev to rebuild and push');
+  t.notOk(h.argv().some((l) => l.includes('prod') || l.startsWith('helm upgrade')), 'prod untouched');
+});
+
