@@ -96,7 +96,7 @@ async function main(): Promise<void> {
     {
       port,
       metricsPort,
-      secrets: config.secretIds.length,
+      secretCount: config.secretIds.length,
       tracing: telemetry.enabled,
       startupMs: Math.round(startup.durationsMs().reduce((sum, [, ms]) => sum + ms, 0)),
     },

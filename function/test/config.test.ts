@@ -51,3 +51,12 @@ for (const [env, variable, message] of bad) {
     t.match(e.message, message);
   });
 }
+
+t.test("README's configuration table documents every variable of the contract", async (t) => {
+  const { readFileSync } = await import('node:fs');
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  const table = readme.slice(readme.indexOf('## Configuration'), readme.indexOf('## What the runtime does'));
+  for (const name of Object.values(contract.env)) {
+    t.match(table, new RegExp('`' + name + '`'), `${name} is documented`);
+  }
+});

@@ -14,7 +14,7 @@ async function signingApp(t: Test, extraEnv: Record<string, string> = {}) {
 }
 
 t.test('sign then verify round-trips with the key from Secrets Manager', async (t) => {
-  const { url } = await signingApp(t);
+  const { url, spans } = await signingApp(t);
   const body = '{ "order": 42, "items": ["a", "b"] }';
   const signed = await fetch(`${url}/sign`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
   t.equal(signed.status, 200);
@@ -36,6 +36,13 @@ t.test('sign then verify round-trips with the key from Secrets Manager', async (
   const err = (await tampered.json()) as Record<string, unknown>;
   t.equal(err.error, 'Unauthorized');
   t.equal(err.message, 'the signature does not match this body');
+
+  const load = spans().find((s) => s.name === 'secrets.load');
+  t.ok(load, 'start-up recorded a secrets.load span');
+  const first = spans().find((s) => s.attributes['function.cold_start'] === true);
+  t.equal(first?.name, 'POST /sign');
+  t.same(first?.links.map((l) => l.context.spanId), [load?.spanContext().spanId], "the first request's span links to the start-up span");
+  t.notMatch(JSON.stringify(spans().map((s) => s.attributes)), KEY, 'no span attribute holds the key');
 });
 
 t.test('bad input gets the right 4xx with a JSON body', async (t) => {

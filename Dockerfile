@@ -1,0 +1,27 @@
+# syntax=docker/dockerfile:1
+# The function's image: built once per commit for the cluster's architecture, pushed to ECR and promoted from dev to
+# prod by digest. The runtime stage holds Node and the bundled function (dist/) only: no npm, no shell, no sources.
+
+# The Node major of production; tests run on the same major (package.json devDependency "node").
+ARG NODE_MAJOR=24
+
+FROM node:${NODE_MAJOR}-bookworm-slim AS build
+WORKDIR /src
+# Dependencies first, so a code change reuses the cached install layer. No install scripts: the build needs none.
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/build.mjs ./scripts/build.mjs
+COPY function ./function
+RUN node scripts/build.mjs
+
+FROM gcr.io/distroless/nodejs${NODE_MAJOR}-debian12:nonroot
+WORKDIR /app
+COPY --from=build /src/dist ./dist
+ENV NODE_ENV=production
+# Numeric, so Kubernetes can verify runAsNonRoot. Nothing is written outside /tmp: the root filesystem can be read-only.
+USER 65532:65532
+EXPOSE 8080 9464
+# Node itself is PID 1 and handles SIGTERM (graceful drain); no npm, no shell in between.
+ENTRYPOINT []
+CMD ["/nodejs/bin/node", "dist/server.js"]
