@@ -5,7 +5,7 @@ import t from 'tap';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { ROOT, knativeService, parseObjects, render, run, scenarios, tempDir, versions, writeTemp } from './helpers.ts';
 
 const SRC = join(ROOT, 'scripts/knative-validate');
@@ -71,14 +71,30 @@ t.test('Knative validation', async (t) => {
     t.match(r.stdout, /unknown field "healthCheck"/, `names the field:\n${r.output}`);
   });
 
+  // The cluster's feature flags: the platform's Knative Serving values (config-features), read from their one home.
+  const platformValues = join(ROOT, 'platform/charts/knative-serving/values.yaml');
+  const features = parse(readFileSync(platformValues, 'utf8'))?.features;
+  const featuresFile = writeTemp(dir, 'features.json', JSON.stringify(features ?? {}));
+
+  t.test('the platform configures feature flags to validate against', async (t) => {
+    t.type(features, 'object', `platform/charts/knative-serving/values.yaml has a features map`);
+    t.equal(features?.['kubernetes.podspec-volumes-emptydir'], 'enabled', 'emptyDir volumes (the chart mounts /tmp) are enabled');
+  });
+
   for (const scenario of scenarios()) {
     t.test(`${scenario}: zero errors and zero warnings`, async (t) => {
       const { yaml } = render(scenario);
-      const r = validate(`${scenario}.yaml`, yaml);
-      t.equal(r.status, 0, `knative-validate passes:\n${r.output}`);
-      t.notMatch(r.stdout, /^(ERROR|WARNING)/m, 'no finding');
       const objects = parseObjects(yaml).filter((o) => o.apiVersion.startsWith('serving.knative.dev/')).length;
-      t.match(r.stdout, new RegExp(`${objects} Knative object\\(s\\) checked, 0 with errors`), `every Knative object checked:\n${r.stdout}`);
+      const file = writeTemp(dir, `${scenario}.yaml`, yaml);
+      for (const [config, args] of [
+        ["Knative's built-in defaults", [file]],
+        ["the platform's config-features", ['-features', featuresFile, file]],
+      ] as const) {
+        const r = run(bin, [...args]);
+        t.equal(r.status, 0, `${config}: knative-validate passes:\n${r.output}`);
+        t.notMatch(r.stdout, /^(ERROR|WARNING)/m, `${config}: no finding`);
+        t.match(r.stdout, new RegExp(`${objects} Knative object\\(s\\) checked, 0 with errors`), `${config}: every Knative object checked:\n${r.stdout}`);
+      }
     });
   }
 

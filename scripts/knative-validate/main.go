@@ -4,7 +4,11 @@
 // error, as in the webhook), defaulted with SetDefaults and validated with Validate
 // inside a "create" context, exactly as the knative-serving webhook does when the
 // object is first applied. Cluster ConfigMaps are not read: the built-in defaults
-// of config-defaults, config-features and config-autoscaler apply.
+// of config-defaults, config-features and config-autoscaler apply, except that
+// -features FILE (a YAML or JSON map, the data of config-features) sets the feature
+// flags the platform configures.
+//
+//	knative-validate [-features FILE] MANIFEST.yaml... (- for stdin)
 //
 // Exit status: 0 when every object is valid with no warning, 1 when any object has
 // an error or a warning (e.g. "default value is insecure"), 2 on usage or I/O errors.
@@ -15,12 +19,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"knative.dev/pkg/apis"
+	"knative.dev/serving/pkg/apis/config"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 	servingv1beta1 "knative.dev/serving/pkg/apis/serving/v1beta1"
 	"sigs.k8s.io/yaml"
@@ -45,13 +51,24 @@ type validatable interface {
 type result struct{ checked, failed int }
 
 func main() {
-	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: knative-validate FILE.yaml... (use - for stdin)")
+	featuresFile := flag.String("features", "", "YAML or JSON map of config-features flags (the cluster's); default: Knative's built-in defaults")
+	flag.Usage = func() {
+		fmt.Fprintln(os.Stderr, "usage: knative-validate [-features FILE] MANIFEST.yaml... (use - for stdin)")
+		flag.PrintDefaults()
+	}
+	flag.Parse()
+	if flag.NArg() < 1 {
+		flag.Usage()
+		os.Exit(2)
+	}
+	ctx, err := webhookContext(*featuresFile)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "knative-validate: %v\n", err)
 		os.Exit(2)
 	}
 	var total result
-	for _, path := range os.Args[1:] {
-		r, err := validateFile(path, os.Stdout)
+	for _, path := range flag.Args() {
+		r, err := validateFile(ctx, path, os.Stdout)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "knative-validate: %s: %v\n", path, err)
 			os.Exit(2)
@@ -65,7 +82,29 @@ func main() {
 	}
 }
 
-func validateFile(path string, out io.Writer) (result, error) {
+// webhookContext is the context the webhook validates in: a create, with the
+// cluster's feature flags when given.
+func webhookContext(featuresFile string) (context.Context, error) {
+	ctx := apis.WithinCreate(context.Background())
+	if featuresFile == "" {
+		return ctx, nil
+	}
+	b, err := os.ReadFile(featuresFile)
+	if err != nil {
+		return nil, err
+	}
+	var data map[string]string
+	if err := yaml.UnmarshalStrict(b, &data); err != nil {
+		return nil, fmt.Errorf("%s: %w", featuresFile, err)
+	}
+	features, err := config.NewFeaturesConfigFromMap(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", featuresFile, err)
+	}
+	return config.ToContext(ctx, &config.Config{Features: features}), nil
+}
+
+func validateFile(ctx context.Context, path string, out io.Writer) (result, error) {
 	var in io.Reader = os.Stdin
 	if path != "-" {
 		f, err := os.Open(path)
@@ -98,7 +137,7 @@ func validateFile(path string, out io.Writer) (result, error) {
 		}
 		r.checked++
 		id := fmt.Sprintf("%s %s/%s", tm.APIVersion, tm.Kind, tm.Metadata.Name)
-		if !check(id, doc, obj, out) {
+		if !check(ctx, id, doc, obj, out) {
 			r.failed++
 		}
 	}
@@ -115,12 +154,11 @@ func newObject(tm typeMeta) validatable {
 }
 
 // check decodes, defaults and validates one object and prints every finding.
-func check(id string, doc []byte, obj validatable, out io.Writer) bool {
+func check(ctx context.Context, id string, doc []byte, obj validatable, out io.Writer) bool {
 	if err := yaml.UnmarshalStrict(doc, obj); err != nil {
 		fmt.Fprintf(out, "ERROR %s: decode: %v\n", id, err)
 		return false
 	}
-	ctx := apis.WithinCreate(context.Background())
 	obj.SetDefaults(ctx)
 	fe := obj.Validate(ctx)
 	ok := true
