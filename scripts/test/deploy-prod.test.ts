@@ -1,7 +1,7 @@
 // make deploy-prod: promotion of the digest running in dev, never a build; confirmation and refusals.
 import t from 'tap';
 import {
-  COPY, DEV_SOURCE, DIGEST, ENV, KUBE_DEV, KUBE_PROD, PREFLIGHT_NO_DOCKER, PROD_REPO, REPO, SSM_PROD, fakeFunction, harness, helm, ksvc, kubeconfig, platformOutputs, prodWorld, runCli, ssmArgs, waitAndGet,
+  COPY, DEV_SOURCE, DIGEST, ENV, KUBE_DEV, PREFLIGHT_NO_DOCKER, PROD_REPO, REPO, SSM_PROD, fakeFunction, harness, helm, ksvc, kubeconfig, platformOutputs, prodWorld, runCli, ssmArgs, waitAndGet,
 } from './deploy-fixtures.ts';
 
 t.test('deploy-prod promotes the digest running in dev: copied as is to the prod registry, never built', async (t) => {
