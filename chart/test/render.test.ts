@@ -125,8 +125,16 @@ t.test('NetworkPolicy: data plane to queue-proxy only, metrics to monitoring onl
     t.ok(c.reservedPorts.includes(p), `ingress port ${p} is one of queue-proxy's (contract reservedPorts)`);
   }
   t.notOk(ingressPorts.includes(c.ports.http), 'the function port is not opened (queue-proxy reaches it on localhost)');
+  // The observability stack's namespace, from its one home (the platform module's variable default).
+  const tf = readFileSync(join(ROOT, 'platform/modules/observability/variables.tf'), 'utf8');
+  const obsNs = /variable "namespace" \{[^}]*?default\s*=\s*"([^"]+)"/s.exec(tf)?.[1];
+  t.ok(obsNs, 'platform/modules/observability declares the namespace of Prometheus and the collector');
   const metricsRule = np!.spec.ingress.find((r: { ports: Array<{ port: number }> }) => r.ports.some((p) => p.port === c.ports.metrics));
-  t.same(metricsRule.from, [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }], 'metrics port only from monitoring');
+  t.same(metricsRule.from, [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': obsNs } } }], `metrics port only from Prometheus's namespace (${obsNs})`);
+  const otel = np!.spec.egress.find((r: { ports: Array<{ port: number }> }) => r.ports.some((p) => p.port === 4318));
+  t.same(otel.to, [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': obsNs } } }], 'OTLP egress to the collector namespace');
+  const endpoint = knativeService(objects).spec.template.spec.containers[0].env.find((e: { name: string }) => e.name === c.env.otelEndpoint).value;
+  t.match(new URL(endpoint).hostname, new RegExp(`^otel-collector\\.${obsNs}\\.svc`), 'the default OTLP endpoint is the collector in that namespace');
   const https = np!.spec.egress.find((r: { ports: Array<{ port: number }> }) => r.ports.some((p) => p.port === 443));
   t.same(https.to[0].ipBlock, { cidr: '0.0.0.0/0', except: ['169.254.169.254/32'] }, 'HTTPS anywhere except instance metadata');
   t.ok(np!.spec.egress.some((r: { ports: Array<{ port: number }> }) => r.ports.some((p) => p.port === 53)), 'DNS allowed');
