@@ -98,6 +98,12 @@ Checks of values that the JSON schema cannot express; each message names the key
 {{- if and (ne (int $a.maxScale) 0) (gt (int $a.minScale) (int $a.maxScale)) }}
 {{- fail (printf "autoscaling.minScale (%d) must not exceed autoscaling.maxScale (%d); maxScale 0 means unlimited" (int $a.minScale) (int $a.maxScale)) }}
 {{- end }}
+{{- if and (eq $a.class "hpa.autoscaling.knative.dev") (has $a.metric (list "concurrency" "rps")) }}
+{{- fail (printf "autoscaling.metric %q needs autoscaling.class kpa.autoscaling.knative.dev; the HPA class scales on cpu or memory" $a.metric) }}
+{{- end }}
+{{- if and (eq $a.class "kpa.autoscaling.knative.dev") (has $a.metric (list "cpu" "memory")) }}
+{{- fail (printf "autoscaling.metric %q needs autoscaling.class hpa.autoscaling.knative.dev" $a.metric) }}
+{{- end }}
 {{- if and (eq $a.metric "concurrency") (gt (int .Values.containerConcurrency) 0) (gt (float64 $a.target) (float64 .Values.containerConcurrency)) }}
 {{- fail (printf "autoscaling.target (%v) must not exceed containerConcurrency (%d): pods would never reach the target" $a.target (int .Values.containerConcurrency)) }}
 {{- end }}

@@ -16,6 +16,11 @@ const cases: Case[] = [
     values: 'ports:\n  - name: http1\n    containerPort: 8080\n  - name: h2c\n    containerPort: 8081\n',
     expect: /'\/ports': maxItems: got 2, want 1/,
   },
+  {
+    name: 'an HPA class with a KPA metric',
+    values: 'autoscaling:\n  class: hpa.autoscaling.knative.dev\n  metric: concurrency\n',
+    expect: /autoscaling\.metric "concurrency" needs autoscaling\.class kpa\.autoscaling\.knative\.dev/,
+  },
   { name: 'unknown top-level key', values: 'replicaCount: 3\n', expect: /additional properties 'replicaCount' not allowed/ },
   { name: 'unknown nested key (typo)', values: 'autoscaling:\n  minscale: 2\n', expect: /'\/autoscaling': additional properties 'minscale' not allowed/ },
   { name: 'wrong type', values: 'containerConcurrency: "fifty"\n', expect: /\/containerConcurrency/ },

@@ -108,7 +108,14 @@ t.test('PodMonitor scrapes the contract metrics port and path on the revision po
   t.ok(pm, 'dev renders a PodMonitor');
   const ep = pm!.spec.podMetricsEndpoints[0];
   t.equal(ep.path, c.metricsPath, 'path is contract metricsPath');
-  t.equal(ep.port, 'user-port', "selects the target of Knative's user port");
+  // Knative names the user container's port in the pod it creates (revision_helpers.go in the pinned module).
+  const helpers = join(run('go', ['env', 'GOMODCACHE']).stdout.trim(), `knative.dev/serving@${versions().knative.servingModule}/pkg/apis/serving/v1/revision_helpers.go`);
+  const knativeSource = readFileSync(helpers, 'utf8');
+  const userPortName = /UserPortName = "([^"]+)"/.exec(knativeSource)?.[1];
+  const userMetricPortName = /UserQueueMetricsPortName = "([^"]+)"/.exec(knativeSource)?.[1];
+  t.equal(ep.port, userPortName, `selects the target of Knative's user port (${userPortName})`);
+  const canary = byKind(render('canary').objects, 'PodMonitor')[0]!;
+  t.equal(canary.spec.podMetricsEndpoints[1].port, userMetricPortName, `queue-proxy endpoint uses Knative's port name (${userMetricPortName})`);
   const addr = ep.relabelings.find((r: { targetLabel: string }) => r.targetLabel === '__address__');
   t.equal(addr.replacement, `\${1}:${c.ports.metrics}`, 'address rewritten to the pod IP and METRICS_PORT');
   t.same(pm!.spec.selector.matchLabels, { 'serving.knative.dev/service': knativeService(objects).metadata.name }, "selects this Service's pods");
