@@ -2,7 +2,7 @@
 // cluster-wide config, Jaeger. Rendered with helm, checked against the Kubernetes
 // schemas of the platform's version with kubeconform -strict, and read back to assert
 // what the cluster will get.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -152,4 +152,43 @@ t.test('jaeger: memory in dev, Badger on a kept volume in prod', async (t) => {
   t.equal(deploy?.spec.template.spec.securityContext.runAsNonRoot, true);
   const bad = template(t, 'jaeger', { image: { tag }, storage: { type: 'cassandra' } }, 'observability');
   t.not(bad.r.status, 0, 'an unknown storage type is refused');
+});
+
+// Every key the KnativeServing sets must be one Knative itself documents in its example
+// ConfigMaps at the pinned release (knative.dev/serving at versions.json servingModule and
+// the knative.dev/networking version it requires): a misspelt key would be silently ignored.
+t.test("every config key of the KnativeServing exists in Knative's own ConfigMaps at the pinned release", async (t) => {
+  const go = process.env.GO ?? 'go';
+  const dl = (mod: string) => {
+    const r = run(go, ['mod', 'download', '-json', mod], { env: { GOFLAGS: '-mod=mod' } });
+    if (r.status !== 0) throw new Error(`go mod download ${mod} failed (run make tools)\n${output(r)}`);
+    return (JSON.parse(r.stdout) as { Dir: string }).Dir;
+  };
+  let serving: string;
+  let networking: string;
+  try {
+    serving = dl(`knative.dev/serving@${versions().knative.servingModule}`);
+    const netVersion = /knative\.dev\/networking (\S+)/.exec(readFileSync(join(serving, 'go.mod'), 'utf8'))?.[1];
+    networking = dl(`knative.dev/networking@${netVersion}`);
+  } catch (e) {
+    return t.fail(String(e));
+  }
+  const known = (file: string): Set<string> => {
+    const text = readFileSync(file, 'utf8');
+    return new Set([...text.matchAll(/^\s+#?\s*"?([a-z][a-z0-9.-]+)"?:\s/gm)].map((m) => m[1] as string));
+  };
+  const sources: Record<string, string> = {
+    features: join(serving, 'config', 'core', 'configmaps', 'features.yaml'),
+    autoscaler: join(serving, 'config', 'core', 'configmaps', 'autoscaler.yaml'),
+    observability: join(serving, 'config', 'core', 'configmaps', 'observability.yaml'),
+    network: join(networking, 'config', 'config-network.yaml'),
+  };
+  const { r, objects } = template(t, 'knative-serving', KNATIVE_VALUES(), 'knative-serving');
+  t.equal(r.status, 0, output(r));
+  const config = objects.find((o) => o.kind === 'KnativeServing')?.spec.config as Record<string, Record<string, string>>;
+  for (const [section, file] of Object.entries(sources)) {
+    const keys = known(file);
+    for (const key of Object.keys(config[section] ?? {})) t.ok(keys.has(key), `config-${section}: ${key} is a Knative key`);
+  }
+  t.notOk(known(sources.features as string).has('no-such-knative-key'), 'the key list is real (a made-up key is absent)');
 });
