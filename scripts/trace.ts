@@ -86,6 +86,13 @@ function attributes(span: JaegerSpan): string {
   return parts.join(' ');
 }
 
+/** The service name, plus the container when the process reports one (queue-proxy shares the Service's name). */
+function serviceLabel(trace: JaegerTrace, span: JaegerSpan): string {
+  const p = trace.processes[span.processID];
+  const container = p?.tags?.find((t) => t.key === 'k8s.container.name')?.value;
+  return `${p?.serviceName ?? '?'}${container ? `/${String(container)}` : ''}`;
+}
+
 /** Spans (of other traces) that spans of this trace link to, resolved for display. */
 export type LinkedSpans = Map<string, { trace: JaegerTrace; span: JaegerSpan }>;
 
@@ -106,14 +113,14 @@ export function formatTrace(trace: JaegerTrace, linked: LinkedSpans = new Map())
       roots.push(s);
     }
   }
-  const services = new Set(spans.map((s) => trace.processes[s.processID]?.serviceName ?? '?'));
+  const services = new Set(spans.map((s) => serviceLabel(trace, s)));
   const start = Math.min(...spans.map((s) => s.startTime));
   const end = Math.max(...spans.map((s) => s.startTime + s.duration));
   const lines = [
     `trace ${trace.traceID}: ${spans.length} span${spans.length === 1 ? '' : 's'}, ${services.size} service${services.size === 1 ? '' : 's'} (${[...services].join(', ')}), ${formatDuration(end - start)}`,
   ];
   const describe = (s: JaegerSpan, t: JaegerTrace): string => {
-    const service = t.processes[s.processID]?.serviceName ?? '?';
+    const service = serviceLabel(t, s);
     const kind = tag(s, 'span.kind');
     const attrs = attributes(s);
     return `${service}  ${s.operationName}${kind ? ` [${String(kind)}]` : ''}  ${formatDuration(s.duration)}  ${status(s)}${attrs ? `  ${attrs}` : ''}`;

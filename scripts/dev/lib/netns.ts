@@ -37,6 +37,24 @@ function tryIp(args: string[]): void {
   }
 }
 
+/** Kills whatever still runs in the namespace (an orphan of a killed test), then deletes it. */
+function deleteNamespace(ns: string, hostIf: string): void {
+  try {
+    const pids = ip(['netns', 'pids', ns]).split('\n').filter(Boolean).map(Number);
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+  } catch {
+    // no such namespace
+  }
+  tryIp(['netns', 'del', ns]);
+  tryIp(['link', 'del', hostIf]);
+}
+
 /** Namespaces left behind by a test process that died: named kfn-<pid>-…, removed when that pid is gone. */
 function removeStale(): void {
   let list = '';
@@ -55,10 +73,7 @@ function removeStale(): void {
     } catch {
       alive = false;
     }
-    if (!alive) {
-      tryIp(['netns', 'del', m[1]]);
-      tryIp(['link', 'del', `kfh${m[2]}x${m[3]}`.slice(0, 15)]);
-    }
+    if (!alive) deleteNamespace(m[1]!, `kfh${m[2]}x${m[3]}`.slice(0, 15));
   }
 }
 
@@ -99,9 +114,6 @@ export function createPodNetwork(): PodNetwork {
     hostIp,
     podIp,
     wrap: (command, args) => ({ command: 'ip', args: ['netns', 'exec', ns, command, ...args] }),
-    remove: () => {
-      tryIp(['netns', 'del', ns]);
-      tryIp(['link', 'del', hostIf]);
-    },
+    remove: () => deleteNamespace(ns, hostIf),
   };
 }

@@ -16,6 +16,10 @@ import { portInUse, StackError } from '../../dev/lib/wait.ts';
 
 export { REPO_ROOT };
 
+// tap ends a test process that runs over its timeout with SIGTERM: exit normally, so the stack's children are
+// killed ('exit' hook in scripts/dev/lib/proc.ts) rather than orphaned.
+process.once('SIGTERM', () => process.exit(143));
+
 export type StartOptions = Omit<StackOptions, 'stateDir' | 'isolate'>;
 
 /** Fails the test (never skips) when a tool or the build is missing. */
@@ -173,9 +177,19 @@ export const tagOf = (span: JaegerSpan, key: string): unknown => span.tags?.find
 export const parentOf = (span: JaegerSpan): string | undefined =>
   span.references?.find((r) => r.refType === 'CHILD_OF')?.spanID;
 
-/** The function's SERVER span of a trace (the one with http.route). */
+/** The container a span's process reports (queue-proxy sets k8s.container.name; its service.name is the Service's). */
+export const containerOf = (trace: JaegerTrace, span: JaegerSpan): string =>
+  String(trace.processes[span.processID]?.tags?.find((t) => t.key === 'k8s.container.name')?.value ?? '');
+
+export const isQueueProxy = (trace: JaegerTrace, span: JaegerSpan): boolean => containerOf(trace, span) === 'queue-proxy';
+
+/** The function's SERVER spans of a trace. */
+export function functionServerSpans(trace: JaegerTrace, serviceName: string): JaegerSpan[] {
+  return trace.spans.filter((s) => serviceOf(trace, s) === serviceName && !isQueueProxy(trace, s) && tagOf(s, 'span.kind') === 'server');
+}
+
 export function functionServerSpan(trace: JaegerTrace, serviceName: string): JaegerSpan | undefined {
-  return trace.spans.find((s) => serviceOf(trace, s) === serviceName && tagOf(s, 'span.kind') === 'server');
+  return functionServerSpans(trace, serviceName)[0];
 }
 
 /** Instant PromQL query; returns the first sample's value, or undefined when the result is empty. */
