@@ -35,7 +35,11 @@ function functionMetrics(): string[] {
 function knativeMetrics(): string[] {
   const modcache = run('go', ['env', 'GOMODCACHE']).stdout.trim();
   const dir = join(modcache, `knative.dev/serving@${versions().knative.servingModule}/pkg`);
-  if (!existsSync(dir)) throw new Error(`${dir} is missing: run make tools (or the Knative validation test), which downloads the module`);
+  if (!existsSync(dir)) {
+    // Fresh module cache: fetch the pinned module (the Go module proxy), as the validator's build would.
+    const r = run('go', ['mod', 'download', `knative.dev/serving@${versions().knative.servingModule}`], { cwd: join(ROOT, 'scripts/knative-validate') });
+    if (r.status !== 0 || !existsSync(dir)) throw new Error(`cannot download knative.dev/serving (${r.output}): check the Go module proxy, then run make tools`);
+  }
   const names = new Set<string>();
   const walk = (d: string): void => {
     for (const e of readdirSync(d)) {
