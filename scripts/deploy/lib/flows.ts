@@ -43,12 +43,9 @@ async function confirm(ctx: Context, variable: string, expected: string, what: s
   throw new Refusal(`${what}: not confirmed`, `set ${variable}=${expected} (in CI the job sets it after the environment's approval)`);
 }
 
-function helmArgs(ctx: Context, env: EnvName, kube: Kube, out: platform.PlatformOutputs, repository: string, digest: string): string[] {
+/** The chart values a deploy sets: the env's values file, then what only the platform and the build know. */
+export function helmValues(ctx: Context, env: EnvName, out: platform.PlatformOutputs, repository: string, digest: string): string[] {
   const args = [
-    'upgrade', '--install', out.serviceName, chartDir(ctx),
-    '--kubeconfig', kube.kubeconfig,
-    '--namespace', out.namespace,
-    '--create-namespace',
     '--values', valuesFile(ctx, env),
     '--set-string', `fullnameOverride=${out.serviceName}`,
     '--set-string', `image.repository=${repository}`,
@@ -59,8 +56,18 @@ function helmArgs(ctx: Context, env: EnvName, kube: Kube, out: platform.Platform
     '--set-string', `serviceAccount.name=${out.serviceAccount}`,
   ];
   if (out.otlpEndpoint) args.push('--set-string', `telemetry.otlpEndpoint=${out.otlpEndpoint}`);
-  args.push('--history-max', '10', '--wait=false');
   return args;
+}
+
+function helmArgs(ctx: Context, env: EnvName, kube: Kube, out: platform.PlatformOutputs, repository: string, digest: string): string[] {
+  // No --create-namespace: the platform owns the namespace, and CI's deploy role may only act inside it.
+  return [
+    'upgrade', '--install', out.serviceName, chartDir(ctx),
+    '--kubeconfig', kube.kubeconfig,
+    '--namespace', out.namespace,
+    ...helmValues(ctx, env, out, repository, digest),
+    '--history-max', '10', '--wait=false',
+  ];
 }
 
 interface Smoke {

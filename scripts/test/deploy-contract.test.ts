@@ -1,0 +1,60 @@
+// The deploy's contracts with its neighbours, checked against their real files: the platform's `deploy` outputs and
+// SSM parameter name (platform/envs/*), and the chart, rendered by the real helm with exactly the values a deploy sets.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import YAML from 'yaml';
+import type { Context } from '../deploy/lib/config.ts';
+import { CONTAINER, helmValues } from '../deploy/lib/flows.ts';
+import { outputsParameter, parseOutputs } from '../deploy/lib/platform.ts';
+import { DIGEST, REPO, ROOT, platformOutputs } from './deploy-harness.ts';
+
+const ctx: Context = { root: ROOT, log: { out: () => {}, err: () => {} }, env: {} };
+const ENVS = ['dev', 'prod'] as const;
+/** Keys of the platform's `deploy` object the deploy reads (parseOutputs requires the first six). */
+const NEEDED = ['cluster_name', 'region', 'ecr_repository_url', 'namespace', 'service_name', 'service_account', 'secret_arns', 'node_architecture', 'otel_collector_url', 'grafana', 'jaeger'];
+
+for (const env of ENVS) {
+  t.test(`platform/envs/${env} publishes every output the deploy reads, where it reads them`, async (t) => {
+    const dir = join(ROOT, 'platform', 'envs', env);
+    const outputsTf = readFileSync(join(dir, 'outputs.tf'), 'utf8');
+    const block = /deploy_outputs\s*=\s*\{([\s\S]*?)\n\s*\}\n/.exec(outputsTf)?.[1] ?? '';
+    const keys = [...block.matchAll(/^\s*(\w+)\s*=/gm)].map((m) => m[1]);
+    for (const k of NEEDED) t.ok(keys.includes(k), `deploy_outputs has ${k}`);
+    const mainTf = readFileSync(join(dir, 'main.tf'), 'utf8');
+    t.match(mainTf, /outputs_parameter_name\s*=\s*"\/\$\{var\.project\}\/\$\{var\.environment\}\/platform-outputs"/, 'the SSM parameter is /<project>/<env>/platform-outputs');
+    t.match(mainTf, /value\s*=\s*jsonencode\(local\.deploy_outputs\)/, 'it holds the deploy object as JSON');
+    const p = outputsParameter(ctx, env);
+    t.match(p.name, new RegExp(`^/[a-z0-9-]+/${env}/platform-outputs$`));
+    t.match(p.region, /^[a-z]{2}-[a-z]+-\d$/);
+  });
+}
+
+t.test('the chart accepts exactly the values a deploy sets, and renders the image by digest', async (t) => {
+  const helm = join(ROOT, 'bin', 'helm');
+  t.ok(existsSync(helm), 'bin/helm exists (run make tools)');
+  if (!existsSync(helm)) return;
+  const k8s = (JSON.parse(readFileSync(join(ROOT, 'platform', 'versions.json'), 'utf8')) as { kubernetes: { version: string } }).kubernetes.version;
+  for (const env of ENVS) {
+    const arns = ['arn:aws:secretsmanager:eu-west-1:123456789012:secret:a-AbCdEf', 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:b-AbCdEf'];
+    const out = parseOutputs(platformOutputs(env, { secret_arns: arns }), env);
+    const args = ['template', out.serviceName, join(ROOT, 'chart'), '--namespace', out.namespace, '--kube-version', k8s, ...helmValues(ctx, env, out, REPO, DIGEST)];
+    const r = spawnSync(helm, args, { cwd: ROOT, encoding: 'utf8' });
+    t.equal(r.status, 0, `helm template (${env}):\n${r.stderr}`);
+    if (r.status !== 0) continue;
+    const docs = YAML.parseAllDocuments(r.stdout).map((d) => d.toJS() as { kind?: string; apiVersion?: string; metadata?: { name?: string }; spec?: any });
+    const ksvc = docs.find((d) => d?.kind === 'Service' && d.apiVersion === 'serving.knative.dev/v1');
+    t.ok(ksvc, `${env}: a Knative Service is rendered`);
+    t.equal(ksvc?.metadata?.name, out.serviceName, `${env}: named after the platform's service_name (its URL)`);
+    const pod = ksvc?.spec?.template?.spec;
+    const container = pod?.containers?.[0];
+    t.equal(container?.image, `${REPO}@${DIGEST}`, `${env}: image by digest`);
+    t.equal(container?.name, CONTAINER, `${env}: make logs reads the container the chart names`);
+    t.equal(pod?.serviceAccountName, out.serviceAccount, `${env}: runs as the Pod Identity service account`);
+    const envVar = (name: string): string | undefined => (container?.env as Array<{ name: string; value?: string }> | undefined)?.find((e) => e.name === name)?.value;
+    t.equal(envVar('SECRETS'), arns.join(','), `${env}: every secret ARN reaches SECRETS`);
+    t.equal(envVar('AWS_REGION'), 'eu-west-1');
+    t.equal(envVar('OTEL_EXPORTER_OTLP_ENDPOINT'), 'http://otel-collector.observability.svc.cluster.local:4318');
+  }
+});
