@@ -128,3 +128,14 @@ export function writeTemp(dir: string, name: string, text: string): string {
   writeFileSync(p, text);
   return p;
 }
+
+/** Source directory of the pinned knative.dev/serving module (downloaded through the Go module proxy if needed). */
+export function knativeModuleDir(): string {
+  const mod = `knative.dev/serving@${versions().knative.servingModule}`;
+  const dir = join(run('go', ['env', 'GOMODCACHE']).stdout.trim(), mod);
+  if (!existsSync(dir)) {
+    const r = run('go', ['mod', 'download', mod], { cwd: join(ROOT, 'scripts/knative-validate') });
+    if (r.status !== 0 || !existsSync(dir)) throw new Error(`cannot download ${mod} (${r.output}): check the Go module proxy, then run make tools`);
+  }
+  return dir;
+}

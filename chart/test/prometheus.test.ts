@@ -6,7 +6,7 @@ import t from 'tap';
 import { copyFileSync, existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { CHART, ROOT, byKind, render, run, scenarios, tempDir, tool, versions, writeTemp } from './helpers.ts';
+import { CHART, ROOT, byKind, knativeModuleDir, render, run, scenarios, tempDir, tool, writeTemp } from './helpers.ts';
 
 /** Metric names in a PromQL expression (label matchers, strings, ranges, grouping clauses and calls removed). */
 export function metricNames(expr: string): string[] {
@@ -33,13 +33,7 @@ function functionMetrics(): string[] {
 
 /** Knative's OTel metric names in the pinned serving module, as Prometheus exposes them (dots to underscores). */
 function knativeMetrics(): string[] {
-  const modcache = run('go', ['env', 'GOMODCACHE']).stdout.trim();
-  const dir = join(modcache, `knative.dev/serving@${versions().knative.servingModule}/pkg`);
-  if (!existsSync(dir)) {
-    // Fresh module cache: fetch the pinned module (the Go module proxy), as the validator's build would.
-    const r = run('go', ['mod', 'download', `knative.dev/serving@${versions().knative.servingModule}`], { cwd: join(ROOT, 'scripts/knative-validate') });
-    if (r.status !== 0 || !existsSync(dir)) throw new Error(`cannot download knative.dev/serving (${r.output}): check the Go module proxy, then run make tools`);
-  }
+  const dir = join(knativeModuleDir(), 'pkg');
   const names = new Set<string>();
   const walk = (d: string): void => {
     for (const e of readdirSync(d)) {

@@ -11,6 +11,7 @@ import {
   ROOT,
   byKind,
   contract,
+  knativeModuleDir,
   knativeService,
   render,
   run,
@@ -109,7 +110,7 @@ t.test('PodMonitor scrapes the contract metrics port and path on the revision po
   const ep = pm!.spec.podMetricsEndpoints[0];
   t.equal(ep.path, c.metricsPath, 'path is contract metricsPath');
   // Knative names the user container's port in the pod it creates (revision_helpers.go in the pinned module).
-  const helpers = join(run('go', ['env', 'GOMODCACHE']).stdout.trim(), `knative.dev/serving@${versions().knative.servingModule}/pkg/apis/serving/v1/revision_helpers.go`);
+  const helpers = join(knativeModuleDir(), 'pkg/apis/serving/v1/revision_helpers.go');
   const knativeSource = readFileSync(helpers, 'utf8');
   const userPortName = /UserPortName = "([^"]+)"/.exec(knativeSource)?.[1];
   const userMetricPortName = /UserQueueMetricsPortName = "([^"]+)"/.exec(knativeSource)?.[1];
