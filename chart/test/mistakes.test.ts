@@ -26,6 +26,11 @@ const cases: Case[] = [
   { name: 'wrong type', values: 'containerConcurrency: "fifty"\n', expect: /\/containerConcurrency/ },
   { name: 'traffic not adding up to 100', values: 'traffic:\n  - latestRevision: true\n    percent: 90\n', expect: /traffic: the percents must add up to 100 \(got 90\)/ },
   { name: 'a reserved env var', values: 'function:\n  extraEnv:\n    - name: PORT\n      value: "9000"\n', expect: /function\.extraEnv: PORT is reserved by Knative/ },
+  {
+    name: 'a grace period too short for the drain and the shutdown',
+    values: 'timeoutSeconds: 30\nresponseStartTimeoutSeconds: 10\n',
+    expect: /timeoutSeconds \(30\) is also the termination grace period: it must cover queue-proxy's 30 s drain plus function\.shutdownTimeoutSeconds \(10\)/,
+  },
   { name: 'timeout above the cluster maximum', values: 'timeoutSeconds: 900\n', expect: /\/timeoutSeconds/ },
   { name: 'a tag where a digest belongs', values: 'image:\n  digest: "latest"\n', expect: /\/image\/digest/ },
 ];
