@@ -16,6 +16,7 @@ const USAGE = `usage: cli.ts <command> [env]
   destroy <env>         helm uninstall + platform destroy (CONFIRM=<env>; prod also CONFIRM_DESTROY=prod)
   status <env>          revision, ready pods, URL, traffic split
   logs <env>            function logs (FOLLOW=1 to follow, TAIL=N lines)
+  trace <env> <id>      one trace's span tree from the cluster's Jaeger (through a port-forward)
   preflight             check tools and AWS credentials only`;
 
 function envArg(value: string | undefined): EnvName {
@@ -24,7 +25,7 @@ function envArg(value: string | undefined): EnvName {
 }
 
 export async function main(argv: string[], ctx: Context): Promise<number> {
-  const [command, env] = argv;
+  const [command, env, arg] = argv;
   try {
     switch (command) {
       case 'deploy-dev':
@@ -42,6 +43,8 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
       case 'logs':
         await flows.logs(ctx, envArg(env));
         break;
+      case 'trace':
+        return await flows.trace(ctx, envArg(env), arg);
       case 'preflight':
         await preflight(ctx, { docker: true, platform: true, helm: true });
         ctx.log.out('preflight: ok');

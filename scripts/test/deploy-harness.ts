@@ -25,6 +25,8 @@ export interface Rule {
   writeArgFile?: { flag: string; content: string };
   /** Match at most this many times. */
   times?: number;
+  /** Instead of answering, import this module in the stub's process (it sees the stub's argv; it may keep running). */
+  execModule?: string;
 }
 
 export interface Call {
@@ -54,6 +56,7 @@ for (const [i, r] of rules.entries()) {
   if (r.times !== undefined && (used[i] ?? 0) >= r.times) continue;
   used[i] = (used[i] ?? 0) + 1;
   fs.writeFileSync(usedFile, JSON.stringify(used));
+  if (r.execModule) { await import(r.execModule); break; }
   if (r.writeArgFile) fs.writeFileSync(args[args.indexOf(r.writeArgFile.flag) + 1], r.writeArgFile.content);
   process.stdout.write(r.stdoutFile ? fs.readFileSync(r.stdoutFile, 'utf8') : (r.stdout ?? ''));
   process.stderr.write(r.stderr ?? '');

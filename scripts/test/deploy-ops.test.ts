@@ -1,4 +1,6 @@
-// Preflight (credentials, tools), destroy, status and logs, with stub tools on PATH.
+// Preflight (credentials, tools), destroy, status, logs and trace, with stub tools on PATH.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import t from 'tap';
 import {
   ACCOUNT, COMMIT, DIGEST, ENV, KUBE_DEV, PREFLIGHT_NO_DOCKER, REPO, SSM_DEV, harness, ksvc, kubeconfig, platformOutputs, preflightRules, runCli, ssmArgs,
@@ -135,4 +137,39 @@ t.test('an unknown environment is refused', async (t) => {
   t.equal(r.code, 2);
   t.match(r.stderr, 'REFUSED: unknown environment "staging"');
   t.strictSame(h.argv(), []);
+});
+
+t.test('trace ENV=dev: a port-forward to the cluster Jaeger for scripts/trace.ts, then closed', async (t) => {
+  const h = harness(t);
+  const id = '4bf92f3577b34da6a3ce929d0e0e4736';
+  const jaeger = join(h.dir, 'fake-jaeger.mjs');
+  // Stands in for `kubectl port-forward`: serves Jaeger's query API on the local port it was given.
+  writeFileSync(jaeger, `
+import http from 'node:http';
+const port = Number(process.argv.at(-1).split(':')[0]);
+const trace = { traceID: '${id}', processes: { p1: { serviceName: 'fn' } }, spans: [
+  { traceID: '${id}', spanID: '00f067aa0ba902b7', operationName: 'GET /', startTime: 1000, duration: 1500, processID: 'p1',
+    tags: [{ key: 'http.response.status_code', type: 'int64', value: 200 }] } ] };
+http.createServer((req, res) => {
+  const hit = req.url === '/api/traces/${id}';
+  res.writeHead(hit ? 200 : 404, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(hit ? { data: [trace] } : { data: [] }));
+}).listen(port, '127.0.0.1');
+process.on('SIGTERM', () => process.exit(0));
+`);
+  h.rules([
+    { tool: 'aws', args: ssmArgs('dev'), stdout: platformOutputs('dev') },
+    { tool: 'kubectl', includes: ['port-forward'], execModule: jaeger },
+  ]);
+  const r = await runCli(['trace', 'dev', `00-${id}-00f067aa0ba902b7-01`], h.env(ENV));
+  t.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+  t.match(r.stdout, /GET \//, 'the span tree from scripts/trace.ts');
+  t.match(r.stdout, /fn/);
+  const argv = h.argv();
+  t.strictSame(argv.slice(0, 2), [SSM_DEV, kubeconfig('dev')]);
+  t.match(argv[2] ?? '', new RegExp(`^kubectl --kubeconfig ${KUBE_DEV} --namespace observability port-forward svc/jaeger \\d+:16686$`));
+
+  const none = await runCli(['trace', 'dev'], h.env(ENV));
+  t.equal(none.code, 2);
+  t.match(none.stderr, 'REFUSED: no trace id given');
 });

@@ -1,5 +1,8 @@
 // The deploy flows behind the Makefile's Deploy targets. Each is a list of named steps; the first failure stops it.
+import { spawn } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
+import net from 'node:net';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { chartDir, contract, valuesFile, type Context, type EnvName } from './config.ts';
 import { run, runRaw, which } from './exec.ts';
@@ -346,6 +349,61 @@ export async function logs(parent: Context, env: EnvName): Promise<void> {
   const r = await runRaw('kubectl', args, { cwd: ctx.root, env: ctx.env, stream: true });
   if (r.code !== 0) throw new Error(`kubectl logs exited with ${r.code}`);
   if (!r.stdout.trim()) ctx.log.out(`(no pods: ${out.serviceName} is scaled to zero in ${env}; send a request, or FOLLOW=1 to wait)`);
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer().listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => (addr && typeof addr === 'object' ? resolve(addr.port) : reject(new Error('no free port'))));
+    });
+  });
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = net.connect(port, '127.0.0.1');
+    sock.once('connect', () => {
+      sock.destroy();
+      resolve(true);
+    });
+    sock.once('error', () => resolve(false));
+  });
+}
+
+/**
+ * make trace ENV=<env> ID=<trace id>: a port-forward to the cluster's Jaeger for as long as scripts/trace.ts (the
+ * same tool and output as locally) needs it. Returns trace.ts's exit code.
+ */
+export async function trace(parent: Context, env: EnvName, id: string | undefined): Promise<number> {
+  if (!id) throw new Refusal('no trace id given', `make trace ENV=${env} ID=<trace id, or a whole traceresponse header value>`);
+  const ctx = forEnv(parent, env);
+  const out = await platform.outputs(ctx, env);
+  const jaeger = out.jaeger;
+  if (!jaeger) throw new Refusal(`the ${env} platform publishes no Jaeger`, `check the jaeger output of platform/envs/${env}`);
+  const kube = await Kube.connect(ctx, env, out);
+  const port = await freePort();
+  const args = ['--kubeconfig', kube.kubeconfig, '--namespace', jaeger.namespace, 'port-forward', `svc/${jaeger.service}`, `${port}:${jaeger.port}`];
+  const pf = spawn('kubectl', args, { cwd: ctx.root, env: ctx.env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let pfErr = '';
+  pf.stderr.setEncoding('utf8').on('data', (d: string) => (pfErr += d));
+  try {
+    const deadline = Date.now() + 30_000;
+    while (!(await accepts(port))) {
+      if (pf.exitCode !== null || Date.now() > deadline) {
+        throw new Error(`kubectl port-forward svc/${jaeger.service} did not start: ${pfErr.trim() || `exit ${pf.exitCode}`}`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const r = await runRaw(process.execPath, [join(ctx.root, 'scripts', 'trace.ts'), id], {
+      cwd: ctx.root,
+      env: { ...ctx.env, JAEGER_URL: `http://127.0.0.1:${port}` },
+      stream: true,
+    });
+    return r.code;
+  } finally {
+    pf.kill('SIGTERM');
+  }
 }
 
 export { DIGEST_RE };
