@@ -72,7 +72,8 @@ tools: ## Install the pinned tools into ./bin and ./.venv (cached under ~/.cache
 
 ##@ Deploy
 
-ENV ?= dev
+# ENV is left unset by default (make trace without ENV stays local); the Deploy targets default to dev.
+DEPLOY_ENV = $(or $(ENV),dev)
 N ?= 10
 DEPLOY := node scripts/deploy/cli.ts
 
@@ -89,16 +90,16 @@ destroy-dev: ## Tear dev down: helm uninstall, then platform destroy (asks to co
 	$(DEPLOY) destroy dev
 
 .PHONY: status
-status: ## Show the function in ENV=dev|prod: readiness, URL, image, revisions, traffic split, ready pods
-	$(DEPLOY) status $(ENV)
+status: ## Show the function in ENV=dev|prod (default dev): readiness, URL, image, revisions, traffic split, ready pods
+	$(DEPLOY) status $(DEPLOY_ENV)
 
 .PHONY: logs
 logs: ## Show the function's logs in ENV=dev|prod (FOLLOW=1 to follow, TAIL=N lines)
-	$(DEPLOY) logs $(ENV)
+	$(DEPLOY) logs $(DEPLOY_ENV)
 
 .PHONY: coldstart
-coldstart: ## Measure scale-from-zero in ENV: wait for zero pods, one request, N=10 times; p50/p95/max + phases
-	node scripts/coldstart.ts --env $(ENV) --samples $(N)
+coldstart: ## Measure scale-from-zero in ENV (default dev): wait for zero pods, one request, N=10 times; p50/p95/max + phases
+	node scripts/coldstart.ts --env $(DEPLOY_ENV) --samples $(N)
 
 ##@ Platform
 
