@@ -80,6 +80,9 @@ t.test('PrometheusRule: the alerts a team pages on', async (t) => {
   for (const a of ['FunctionErrorBudgetBurnFast', 'FunctionErrorBudgetBurnSlow', 'FunctionLatencyP99OverObjective', 'FunctionColdStartOverBudget', 'FunctionSecretRefreshFailing', 'FunctionSecretsStale']) {
     t.ok(alerts.includes(a), `${a} is defined`);
   }
+  const noSecrets = byKind(render('dev', ['--set-string', 'function.secrets=']).objects, 'PrometheusRule')[0]!;
+  const noSecretAlerts = noSecrets.spec.groups.flatMap((g: Group) => g.rules.map((r) => r.alert)).filter((a: string | undefined) => a?.startsWith('FunctionSecret'));
+  t.same(noSecretAlerts, [], 'a function without secrets gets no secret alerts (its refresh timestamp never moves)');
   for (const s of scenarios()) {
     const rules = byKind(render(s).objects, 'PrometheusRule');
     for (const rule of rules) {
