@@ -173,3 +173,17 @@ process.on('SIGTERM', () => process.exit(0));
   t.equal(none.code, 2);
   t.match(none.stderr, 'REFUSED: no trace id given');
 });
+
+t.test('destroy resumes when the cluster is already gone', async (t) => {
+  const h = harness(t);
+  h.rules([
+    ...preflightRules(),
+    { tool: 'aws', args: ssmArgs('dev'), stdout: platformOutputs('dev') },
+    { tool: 'aws', prefix: ['eks', 'update-kubeconfig'], exit: 254, stderr: '\nAn error occurred (ResourceNotFoundException) when calling the DescribeCluster operation: No cluster found for name: knfn-dev.\n' },
+  ]);
+  const r = await runCli(['destroy', 'dev'], h.env({ ...ENV, CONFIRM: 'dev' }));
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, 'skipped: cluster knfn-dev does not exist any more');
+  t.equal(h.argv().at(-1), 'platform.sh destroy dev');
+  t.notOk(h.argv().some((l) => l.startsWith('helm uninstall')));
+});

@@ -294,7 +294,17 @@ export async function destroy(parent: Context, env: EnvName): Promise<void> {
       ctx.log.out(`    skipped: ${(err as Error).message}`);
       return;
     }
-    const kube = await Kube.connect(ctx, env, out);
+    let kube: Kube;
+    try {
+      kube = await Kube.connect(ctx, env, out);
+    } catch (err) {
+      // A half-destroyed environment: the cluster is gone already, so is everything the release made in it.
+      if (/ResourceNotFoundException|No cluster found/.test((err as Error).message)) {
+        ctx.log.out(`    skipped: cluster ${out.clusterName} does not exist any more`);
+        return;
+      }
+      throw err;
+    }
     await run('helm', ['uninstall', out.serviceName, '--kubeconfig', kube.kubeconfig, '--namespace', out.namespace, '--wait', '--ignore-not-found'], {
       cwd: ctx.root,
       env: ctx.env,
