@@ -114,3 +114,22 @@ t.test('deploy-dev: the smoke test fails on a 500 from the public URL', async (t
   t.match(r.stderr, 'FAILED at step "smoke test": GET / answered 500');
 });
 
+
+t.test('deploy-dev waits past a Ready that still describes the previous revision', async (t) => {
+  const url = await fakeFunction(t);
+  const h = harness(t);
+  const stale = ksvc({ url, image: `${REPO}@${DIGEST}`, revision: 'fn-00002', created: 'fn-00003', generation: 3, observedGeneration: 2 });
+  h.rules(devWorld(url, [
+    { tool: 'kubectl', includes: ['get', 'ksvc'], stdout: stale, times: 1 },
+    { tool: 'kubectl', includes: ['get', 'ksvc'], stdout: ksvc({ url, image: `${REPO}@${DIGEST}`, revision: 'fn-00003', generation: 3 }) },
+  ]));
+  const r = await runCli(['deploy-dev'], h.env({ ...ENV, WAIT_POLL_SECONDS: '0.1' }));
+  t.equal(r.code, 0, r.stderr);
+  t.equal(h.argv().filter((l) => l.includes('get ksvc fn')).length, 2, 'read again until the new generation is ready');
+  t.match(r.stdout, 'revision  fn-00003');
+
+  h.rules(devWorld(url, [{ tool: 'kubectl', includes: ['get', 'ksvc'], stdout: stale }]));
+  const late = await runCli(['deploy-dev'], h.env({ ...ENV, WAIT_POLL_SECONDS: '0.1', WAIT_TIMEOUT_SECONDS: '1' }));
+  t.equal(late.code, 1);
+  t.match(late.stderr, 'FAILED at step "wait for Ready": not Ready after 1s: the latest revision fn-00003 is not ready yet');
+});

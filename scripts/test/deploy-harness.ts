@@ -181,12 +181,13 @@ export function platformOutputs(env: 'dev' | 'prod', extra: Record<string, unkno
   });
 }
 
-export function ksvc(opts: { url: string; image: string; ready?: boolean; revision?: string; created?: string }): string {
+export function ksvc(opts: { url: string; image: string; ready?: boolean; revision?: string; created?: string; generation?: number; observedGeneration?: number }): string {
   const revision = opts.revision ?? 'fn-00002';
   return JSON.stringify({
-    metadata: { name: 'fn', namespace: 'functions' },
+    metadata: { name: 'fn', namespace: 'functions', generation: opts.generation ?? 2 },
     spec: { template: { spec: { containers: [{ name: 'function', image: opts.image }] } } },
     status: {
+      observedGeneration: opts.observedGeneration ?? opts.generation ?? 2,
       url: opts.url,
       latestReadyRevisionName: revision,
       latestCreatedRevisionName: opts.created ?? revision,

@@ -31,6 +31,10 @@ function waitSeconds(ctx: Context): number {
   return Number(ctx.env.WAIT_TIMEOUT_SECONDS || 300);
 }
 
+function pollMs(ctx: Context): number {
+  return Number(ctx.env.WAIT_POLL_SECONDS || 2) * 1000;
+}
+
 /** Asks for the env name on a terminal; anything else (or no terminal) refuses. */
 async function confirm(ctx: Context, variable: string, expected: string, what: string): Promise<void> {
   if (ctx.env[variable] === expected) return;
@@ -151,7 +155,7 @@ export async function deployDev(parent: Context): Promise<void> {
     run('helm', helmArgs(ctx, env, kube, out, out.ecrRepositoryUrl, built.digest), { cwd: ctx.root, env: ctx.env, stream: true }),
   );
   const svc = await steps.step('wait for Ready', `make status ENV=${env} and make logs ENV=${env} show why the revision does not start`, () =>
-    kube.waitReady(out.serviceName, waitSeconds(ctx)),
+    kube.waitReady(out.serviceName, waitSeconds(ctx), pollMs(ctx)),
   );
   const s = await steps.step('smoke test', 'the URL may take a few minutes to resolve on a first deploy: run make status ENV=dev, then curl the URL', () =>
     smoke(ctx, svc.status?.url ?? ''),
@@ -267,7 +271,7 @@ export async function deployProd(parent: Context): Promise<void> {
     run('helm', helmArgs(ctx, env, kube, out, out.ecrRepositoryUrl, source.digest), { cwd: ctx.root, env: ctx.env, stream: true }),
   );
   const svc = await steps.step('wait for Ready', 'make status ENV=prod and make logs ENV=prod show why the revision does not start', () =>
-    kube.waitReady(out.serviceName, waitSeconds(ctx)),
+    kube.waitReady(out.serviceName, waitSeconds(ctx), pollMs(ctx)),
   );
   const s = await steps.step('smoke test', 'make status ENV=prod, then curl the URL', () => smoke(ctx, svc.status?.url ?? ''));
   const image = `${out.ecrRepositoryUrl}@${source.digest}`;

@@ -82,19 +82,28 @@ export class Kube {
     return JSON.parse(r.stdout) as KService;
   }
 
-  /** Waits for Ready; on timeout reads the service once more and names the conditions that are not True. */
-  async waitReady(name: string, timeoutSeconds: number): Promise<KService> {
+  /**
+   * Waits until the service is Ready *for the spec just applied*: Ready alone can still describe the previous
+   * generation for a moment after `helm upgrade`, so the controller must also have observed the new generation and
+   * made its latest revision the ready one. On timeout, names the conditions that are not True.
+   */
+  async waitReady(name: string, timeoutSeconds: number, pollMs = 2000): Promise<KService> {
+    const deadline = Date.now() + timeoutSeconds * 1000;
     const r = await runRaw(
       'kubectl',
       this.kubectlArgs(['wait', `ksvc/${name}`, '--for=condition=Ready', `--timeout=${timeoutSeconds}s`]),
       { cwd: this.ctx.root, env: this.ctx.env, timeoutMs: (timeoutSeconds + 30) * 1000 },
     );
-    const svc = await this.getService(name);
-    if (r.code !== 0 || !svc || !isReady(svc)) {
-      const why = svc ? failingConditions(svc) : [`ksvc/${name} does not exist`];
-      throw new Error(`not Ready after ${timeoutSeconds}s: ${why.join('; ') || r.stderr.trim()}`);
+    for (;;) {
+      const svc = await this.getService(name);
+      if (r.code === 0 && svc && isCurrent(svc)) return svc;
+      if (r.code !== 0 || !svc || Date.now() >= deadline) {
+        const why = svc ? failingConditions(svc) : [`ksvc/${name} does not exist`];
+        if (svc && isReady(svc) && !isCurrent(svc)) why.push(`the latest revision ${svc.status?.latestCreatedRevisionName ?? '?'} is not ready yet`);
+        throw new Error(`not Ready after ${timeoutSeconds}s: ${why.join('; ') || r.stderr.trim()}`);
+      }
+      await new Promise((res) => setTimeout(res, pollMs));
     }
-    return svc;
   }
 
   async pods(selector: string): Promise<Pod[]> {
@@ -105,6 +114,14 @@ export class Kube {
 
 export function isReady(svc: KService): boolean {
   return (svc.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+}
+
+/** Ready, for the current generation, with the latest created revision being the ready one. */
+export function isCurrent(svc: KService): boolean {
+  const generation = svc.metadata.generation;
+  const observed = svc.status?.observedGeneration;
+  const caughtUp = generation === undefined || observed === undefined || observed >= generation;
+  return caughtUp && isReady(svc) && svc.status?.latestReadyRevisionName === svc.status?.latestCreatedRevisionName;
 }
 
 export function failingConditions(svc: KService): string[] {
