@@ -57,7 +57,7 @@ EOF
 
 # mod_dir MODULE@VERSION / mod_gomod MODULE@VERSION: where `go mod download` put the module / its go.mod.
 mod_field() {
-  go mod download -json "$1" | python3 -c 'import json, sys; d = json.load(sys.stdin); print(d.get("Error") or d[sys.argv[1]])' "$2"
+  go mod download -json "$1" | python3 -c 'import json, sys; d = json.load(sys.stdin); sys.exit(d["Error"]) if "Error" in d else print(d[sys.argv[1]])' "$2"
 }
 mod_dir() { mod_field "$1" Dir; }
 mod_gomod() { mod_field "$1" GoMod; }
