@@ -1,7 +1,10 @@
 // make deploy-prod: promotion of the digest running in dev, never a build; confirmation and refusals.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import t from 'tap';
 import {
-  COPY, DEV_SOURCE, DIGEST, ENV, KUBE_DEV, PREFLIGHT_NO_DOCKER, PROD_REPO, REPO, SSM_PROD, fakeFunction, harness, helm, ksvc, kubeconfig, platformOutputs, prodWorld, runCli, ssmArgs, waitAndGet,
+  COMMIT, COPY, DEV_SOURCE, DIGEST, ENV, KUBE_DEV, PREFLIGHT_NO_DOCKER, PROD_REPO, REPO, ROOT, SSM_PROD, fakeFunction, harness, helm, ksvc, kubeconfig, platformOutputs, prodWorld, runCli, ssmArgs, waitAndGet,
 } from './deploy-fixtures.ts';
 
 t.test('deploy-prod promotes the digest running in dev: copied as is to the prod registry, never built', async (t) => {
@@ -102,3 +105,33 @@ t.test('deploy-prod refuses when the digest is not in ECR', async (t) => {
   t.notOk(h.argv().some((l) => l.includes('prod') || l.startsWith('helm upgrade')), 'prod untouched');
 });
 
+
+/** Runs the CLI on a pseudo-terminal (util-linux `script`), typing `answer` at the prompt. */
+function onTerminal(args: string[], env: NodeJS.ProcessEnv, answer: string): Promise<{ code: number; out: string }> {
+  return new Promise((resolve) => {
+    const cmd = [process.execPath, join(ROOT, 'scripts', 'deploy', 'cli.ts'), ...args].map((a) => `'${a}'`).join(' ');
+    const child = spawn('/usr/bin/script', ['-qec', cmd, '/dev/null'], { cwd: ROOT, env: { ...env, SHELL: '/bin/sh' } });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+      if (out.includes('to go ahead:') && !child.stdin.writableEnded) child.stdin.end(`${answer}\n`);
+    });
+    child.on('close', (code) => resolve({ code: code ?? -1, out }));
+  });
+}
+
+t.test('on a terminal, deploy-prod asks to type "prod"; anything else refuses', async (t) => {
+  t.ok(existsSync('/usr/bin/script'), 'util-linux script is installed (apt-get install bsdutils)');
+  const h = harness(t);
+  // No AWS credentials: once confirmed, the flow goes on to preflight, which stops it before any tool runs.
+  const env = h.env({ GIT_COMMIT: COMMIT });
+  const no = await onTerminal(['deploy-prod'], env, 'yes');
+  t.equal(no.code, 2);
+  t.match(no.out, 'deploy-prod changes production. Type "prod" to go ahead:');
+  t.match(no.out, 'REFUSED: deploy-prod changes production: not confirmed');
+  const yes = await onTerminal(['deploy-prod'], env, 'prod');
+  t.equal(yes.code, 2);
+  t.notMatch(yes.out, 'not confirmed');
+  t.match(yes.out, 'no AWS credentials', 'confirmed: the flow went on to preflight');
+  t.strictSame(h.argv(), []);
+});
