@@ -307,3 +307,18 @@ t.test('every checkov skip carries its justification next to the resource', asyn
   }
   t.ok(skips > 0, "skips exist and were all checked");
 });
+
+t.test('the deploy output object has every key the deploy flow reads', async (t) => {
+  const reader = readFileSync(join(PLATFORM, '..', 'scripts', 'deploy', 'lib', 'platform.ts'), 'utf8');
+  const wanted = new Set([...reader.matchAll(/str\('([a-z_]+)'\)|raw\.([a-z_]+)/g)].map((m) => (m[1] ?? m[2]) as string));
+  t.ok(wanted.size >= 8, `the deploy flow reads ${[...wanted].join(', ')}`);
+  for (const env of ENVS) {
+    const h = await parseDir(join(PLATFORM, 'envs', env));
+    const locals = Object.assign({}, ...(h.locals ?? [])) as Body;
+    const provided = Object.keys(locals.deploy_outputs as Body);
+    t.same([...wanted].filter((k) => !provided.includes(k)), [], `${env}: deploy_outputs provides them all`);
+    const param = first(h.resource?.aws_ssm_parameter?.outputs);
+    t.equal(param.value, '${jsonencode(local.deploy_outputs)}', `${env}: the same object goes to the SSM parameter`);
+    t.equal(locals.outputs_parameter_name, '/${var.project}/${var.environment}/platform-outputs');
+  }
+});
