@@ -97,6 +97,7 @@ resource "helm_release" "otel_collector" {
     mode             = "deployment"
     replicaCount     = var.collector_replicas
     image            = { repository = "otel/opentelemetry-collector-k8s" }
+    command          = { name = "otelcol-k8s" }
     ports = {
       jaeger-compact = { enabled = false }
       jaeger-thrift  = { enabled = false }
