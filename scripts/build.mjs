@@ -1,9 +1,11 @@
 #!/usr/bin/env node
-// Builds the function: type-check with tsc, then bundle function/src/server.ts with esbuild into dist/.
-// The bundle (with code split out for what only some configurations load) is what `npm start` and the image run.
+// Builds the function: type-check with tsc, then bundle function/src/boot.ts with esbuild into dist/, then fill
+// dist/compile-cache/ (V8 code for every chunk) by loading the bundle once. The result is what `npm start` and the
+// image run; start-up costs and what each step buys are in docs/performance.md.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+import { chmodSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 
 const step = async (name, fn) => {
@@ -13,6 +15,21 @@ const step = async (name, fn) => {
   process.stdout.write(`    ${name}: ${Math.round(performance.now() - t)} ms\n`);
 };
 
+// An ES module import of a Node built-in makes Node build the module's ESM facade, which reads every export,
+// lazy getters included: for node:http that loads undici (WebSocket, MessageEvent...), about a third of a second
+// of start-up. Importing built-ins through require() (as CommonJS code does) reads an export only when used.
+const escape = (s) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+const BUILTIN = new RegExp(`^(node:)?(${builtinModules.map(escape).join('|')})$`);
+const builtinsThroughRequire = {
+  name: 'builtins-through-require',
+  setup(b) {
+    b.onResolve({ filter: BUILTIN }, (args) =>
+      args.kind === 'import-statement' || args.kind === 'dynamic-import' ? { path: args.path.replace(/^(node:)?/, 'node:'), namespace: 'builtin' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'builtin' }, (args) => ({ contents: `module.exports = require(${JSON.stringify(args.path)});`, loader: 'js' }));
+  },
+};
+
 await step('type-check (tsc)', () => {
   execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
 });
@@ -20,7 +37,7 @@ await step('type-check (tsc)', () => {
 await step('bundle (esbuild)', async () => {
   rmSync('dist', { recursive: true, force: true });
   await build({
-    entryPoints: { server: 'function/src/server.ts' },
+    entryPoints: { server: 'function/src/boot.ts' },
     outdir: 'dist',
     bundle: true,
     splitting: true,
@@ -29,10 +46,46 @@ await step('bundle (esbuild)', async () => {
     // Prefer packages' ES module builds: named exports survive dynamic import() and tree-shaking works.
     mainFields: ['module', 'main'],
     target: 'node24',
+    // Less to read and parse at start-up; names kept, as error.type and Fastify plugin names come from them.
+    minify: true,
+    keepNames: true,
     sourcemap: 'linked',
     legalComments: 'linked',
     logLevel: 'warning',
+    plugins: [builtinsThroughRequire],
     // CommonJS dependencies inside an ES module bundle still call require() for Node built-ins.
     banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
   });
+  // The image has no package.json above dist/: without this one Node would first try each chunk as CommonJS.
+  writeFileSync('dist/package.json', `${JSON.stringify({ type: 'module' })}\n`);
+});
+
+await step('compile cache (dist/compile-cache)', () => {
+  // Loads every chunk once (the server starts on a free port with nothing configured, then exits), so that the
+  // cache holds the lazily loaded chunks too (Secrets Manager client, OTLP exporters).
+  const warm = `
+    import { enableCompileCache, flushCompileCache } from 'node:module';
+    import { readdirSync } from 'node:fs';
+    enableCompileCache({ directory: 'dist/compile-cache', portable: true });
+    for (const f of readdirSync('dist').filter((f) => f.endsWith('.js') && f !== 'server.js')) await import('./dist/' + f);
+    flushCompileCache();
+    process.exit(0);
+  `;
+  execFileSync(process.execPath, ['--input-type=module', '-e', warm], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { PATH: process.env.PATH ?? '', PORT: '0', METRICS_PORT: '0', SECRETS: '', OTEL_TRACES_EXPORTER: 'none', LOG_LEVEL: 'silent' },
+  });
+  // Node keys the cache by user id too (<node version>-<arch>-<flags hash>-<uid>): the image build runs as root but
+  // the image runs as --compile-cache-uid, so the entries are handed to that user.
+  const uid = /^--compile-cache-uid=(\d+)$/.exec(process.argv.find((a) => a.startsWith('--compile-cache-uid=')) ?? '')?.[1];
+  const own = `-${process.getuid?.() ?? 0}`;
+  if (uid !== undefined && `-${uid}` !== own) {
+    for (const dir of readdirSync('dist/compile-cache').filter((d) => d.endsWith(own))) {
+      renameSync(`dist/compile-cache/${dir}`, `dist/compile-cache/${dir.slice(0, -own.length)}-${uid}`);
+    }
+  }
+  // Node writes the entries for its own user only (0600); the image copies them owned by root.
+  for (const entry of readdirSync('dist/compile-cache', { recursive: true, withFileTypes: true })) {
+    chmodSync(`${entry.parentPath}/${entry.name}`, entry.isDirectory() ? 0o755 : 0o644);
+  }
 });
