@@ -17,6 +17,7 @@ import {
 import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { CONTRACT } from '../config.js';
+import { accessLogger } from '../logger.js';
 import { UNMATCHED_ROUTE, type Metrics } from '../metrics.js';
 import type { Startup } from '../startup.js';
 import type { Telemetry } from '../telemetry.js';
@@ -145,10 +146,8 @@ const observe: FastifyPluginCallback<ObserveOptions> = (app, opts, done) => {
     if (trace.isSpanContextValid(sc)) {
       const flags = sc.traceFlags.toString(16).padStart(2, '0');
       reply.header(TRACERESPONSE, `00-${sc.traceId}-${sc.spanId}-${flags}`);
-      const log = request.log.child({ trace_id: sc.traceId, span_id: sc.spanId });
-      request.log = log;
-      reply.log = log;
     }
+    // Lines logged inside the request's context carry its trace ids (the logger's mixin reads the active span).
     context.with(ctx, next);
   });
 
@@ -167,6 +166,19 @@ const observe: FastifyPluginCallback<ObserveOptions> = (app, opts, done) => {
     next();
   });
 
+  const access = accessLogger(app.log);
+  /** One access line: request and trace ids as request.log would add them, without its per-line redaction pass. */
+  const logAccess = (request: FastifyRequest, span: Span, fields: Record<string, unknown>, msg: string) => {
+    if (access === undefined) {
+      request.log.info(fields, msg);
+      return;
+    }
+    if (!access.isLevelEnabled('info')) return;
+    const sc = span.spanContext();
+    const ids = trace.isSpanContextValid(sc) ? { trace_id: sc.traceId, span_id: sc.spanId } : {};
+    access.info({ request_id: request.id, ...ids, ...fields }, msg);
+  };
+
   /** Ends the request's span, counts it and writes its one access-log line; `reply` is null when the client aborted. */
   const finish = (request: FastifyRequest, reply: FastifyReply | null) => {
     const span = request.span;
@@ -178,7 +190,7 @@ const observe: FastifyPluginCallback<ObserveOptions> = (app, opts, done) => {
     if (reply === null) {
       span.setAttribute('error.type', 'aborted');
       span.end();
-      request.log.info({ method: request.method, route, path }, 'request aborted by the client');
+      logAccess(request, span, { method: request.method, route, path }, 'request aborted by the client');
       return;
     }
     const status = reply.statusCode;
@@ -190,7 +202,9 @@ const observe: FastifyPluginCallback<ObserveOptions> = (app, opts, done) => {
       span.setStatus({ code: SpanStatusCode.ERROR });
     }
     span.end();
-    request.log.info(
+    logAccess(
+      request,
+      span,
       { method: request.method, route, path, statusCode: status, durationMs: Math.round(reply.elapsedTime * 10) / 10 },
       'request completed',
     );
