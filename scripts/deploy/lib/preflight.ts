@@ -69,7 +69,8 @@ export async function preflight(ctx: Context, needs: Needs): Promise<Identity> {
   const opts = { cwd: ctx.root, env: ctx.env, timeoutMs: 20_000 };
   const minor = kubernetesMinor(ctx);
   const kubectl = await runRaw('kubectl', ['version', '--client', '-o', 'json'], opts);
-  const kv = kubectl.code === 0 ? parseSemver((JSON.parse(kubectl.stdout) as { clientVersion?: { gitVersion?: string } }).clientVersion?.gitVersion ?? '') : undefined;
+  // The JSON form, or the last resort of any "v1.NN" in the output (kubectl may print warnings around it).
+  const kv = kubectl.code === 0 ? parseSemver(/"gitVersion":\s*"([^"]+)"/.exec(kubectl.stdout)?.[1] ?? kubectl.stdout) : undefined;
   if (!kv || kv[0] !== 1 || Math.abs(kv[1] - minor) > 1) {
     problems.push(`kubectl ${kv ? kv.join('.') : '(version unknown)'} is too far from Kubernetes 1.${minor}: ${FIX.kubectl}`);
   }
