@@ -39,5 +39,5 @@ export function checkovClean(t: Test, dir: string): void {
   const failed = tf.results.failed_checks.map((c) => `${c.check_id} ${c.resource} (${c.file_path}:${c.file_line_range.join('-')})`);
   t.same(failed, [], `checkov failures in ${dir}:\n${failed.join('\n')}`);
   t.equal(tf.summary.parsing_errors, 0, 'every file parsed');
-  t.ok(tf.summary.passed > 50, `checkov ran its checks on ${dir} (${tf.summary.passed} passed, ${tf.summary.skipped} skipped with reasons)`);
+  t.ok(tf.summary.passed > 20, `checkov ran its checks on ${dir} (${tf.summary.passed} passed, ${tf.summary.skipped} skipped with reasons)`);
 }
