@@ -89,7 +89,7 @@ function attributes(span: JaegerSpan): string {
 /** The service name, plus the container when the process reports one (queue-proxy shares the Service's name). */
 function serviceLabel(trace: JaegerTrace, span: JaegerSpan): string {
   const p = trace.processes[span.processID];
-  const container = p?.tags?.find((t) => t.key === 'k8s.container.name')?.value;
+  const container = p?.tags?.find((t) => t.key === 'container.name' || t.key === 'k8s.container.name')?.value;
   return `${p?.serviceName ?? '?'}${container ? `/${String(container)}` : ''}`;
 }
 

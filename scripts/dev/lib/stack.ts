@@ -97,6 +97,8 @@ export interface Tools {
   moto: string;
   helm: string;
   node: string;
+  /** The built function (DEV_FUNCTION_ENTRY overrides, e.g. to run another build output). */
+  functionEntry: string;
 }
 
 export function toolPaths(root = REPO_ROOT, env: NodeJS.ProcessEnv = process.env): Tools {
@@ -107,6 +109,7 @@ export function toolPaths(root = REPO_ROOT, env: NodeJS.ProcessEnv = process.env
     moto: env.MOTO_SERVER_BIN || join(root, '.venv/bin/moto_server'),
     helm: env.HELM_BIN || join(root, 'bin/helm'),
     node: join(root, 'node_modules/.bin/node'),
+    functionEntry: env.DEV_FUNCTION_ENTRY || join(root, 'dist/server.js'),
   };
 }
 
@@ -200,9 +203,8 @@ export class Stack {
     const stateDir = options.stateDir;
     mkdirSync(stateDir, { recursive: true });
     for (const [name, path] of Object.entries(tools)) {
-      if (!existsSync(path)) throw new StackError(`${name} not found at ${path}`, 'run make tools');
+      if (!existsSync(path)) throw new StackError(`${name} not found at ${path}`, name === 'functionEntry' ? 'run make build' : 'run make tools');
     }
-    if (!existsSync(join(root, 'dist/server.js'))) throw new StackError('dist/server.js not found', 'run make build');
 
     const network = options.isolate ? createPodNetwork() : hostNetwork();
     const stack = await (async () => {
@@ -316,7 +318,8 @@ export class Stack {
       const moto = spawnProc('moto', tools.moto, ['-H', host, '-p', String(ports.moto)], baseEnv);
       const jaegerConfig = join(stateDir, 'jaeger.yaml');
       writeFileSync(jaegerConfig, jaegerYaml(host, ports.jaegerOtlpHttp, ports.jaegerQuery));
-      const jaeger = spawnProc('jaeger', tools.jaeger, ['--config', jaegerConfig], baseEnv);
+      // Jaeger's own tracer would export to localhost:4317: keep it quiet.
+      const jaeger = spawnProc('jaeger', tools.jaeger, ['--config', jaegerConfig], { ...baseEnv, OTEL_TRACES_EXPORTER: 'none', OTEL_SDK_DISABLED: 'true' });
       const promDir = join(stateDir, 'prometheus');
       mkdirSync(promDir, { recursive: true });
       const promConfig = join(stateDir, 'prometheus.yml');
@@ -360,7 +363,7 @@ export class Stack {
         AWS_SECRET_ACCESS_KEY: DUMMY_CREDENTIALS.secretAccessKey,
         ...(options.functionEnv ?? {}),
       };
-      const fn = spawnProc('function', tools.node, [join(root, 'dist/server.js')], fnEnv, true);
+      const fn = spawnProc('function', tools.node, [tools.functionEntry], fnEnv, true);
       const podName = `${rev.revisionName}-deployment-local`;
       const qpEnv = {
         ...baseEnv,
@@ -454,6 +457,8 @@ service:
       exporters: [jaeger_storage_exporter]
   telemetry:
     metrics:
+      level: none
+    traces:
       level: none
     logs:
       level: warn

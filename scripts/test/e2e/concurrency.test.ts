@@ -6,7 +6,7 @@ import t from 'tap';
 import { functionServerSpan, jsonBody, send, startStack, waitForTrace } from './harness.ts';
 
 t.test('containerConcurrency 1: parallel slow requests are served one at a time, none fails', async (t) => {
-  const stack = await startStack(t, { chartSet: ['containerConcurrency=1'] });
+  const stack = await startStack(t, { chartSet: ['containerConcurrency=1', 'autoscaling.target=1'] });
   t.equal(stack.model.revision.containerConcurrency, 1, 'the chart value reached the revision');
   const service = stack.model.revision.serviceName;
 

@@ -25,9 +25,8 @@ export type StartOptions = Omit<StackOptions, 'stateDir' | 'isolate'>;
 /** Fails the test (never skips) when a tool or the build is missing. */
 export function requirements(): string | undefined {
   for (const [name, path] of Object.entries(toolPaths())) {
-    if (!existsSync(path)) return `${name} not found at ${path}: run make tools`;
+    if (!existsSync(path)) return `${name} not found at ${path}: ${name === 'functionEntry' ? 'run make build' : 'run make tools'}`;
   }
-  if (!existsSync(join(REPO_ROOT, 'dist/server.js'))) return 'dist/server.js not found: run make build';
   return undefined;
 }
 
@@ -177,9 +176,9 @@ export const tagOf = (span: JaegerSpan, key: string): unknown => span.tags?.find
 export const parentOf = (span: JaegerSpan): string | undefined =>
   span.references?.find((r) => r.refType === 'CHILD_OF')?.spanID;
 
-/** The container a span's process reports (queue-proxy sets k8s.container.name; its service.name is the Service's). */
+/** The container a span's process reports (queue-proxy sets container.name; its service.name is the Service's). */
 export const containerOf = (trace: JaegerTrace, span: JaegerSpan): string =>
-  String(trace.processes[span.processID]?.tags?.find((t) => t.key === 'k8s.container.name')?.value ?? '');
+  String(trace.processes[span.processID]?.tags?.find((t) => t.key === 'container.name' || t.key === 'k8s.container.name')?.value ?? '');
 
 export const isQueueProxy = (trace: JaegerTrace, span: JaegerSpan): boolean => containerOf(trace, span) === 'queue-proxy';
 

@@ -88,13 +88,14 @@ t.test('a request through queue-proxy is one trace: caller span -> queue-proxy s
   const { stdout } = await run(process.execPath, [`${REPO_ROOT}/scripts/trace.ts`, callerTrace], {
     env: { ...process.env, JAEGER_URL: stack.endpoints.JAEGER_URL, TRACE_WAIT_SECONDS: '5' },
   });
-  t.match(stdout, new RegExp(`^trace ${callerTrace}: \\d+ spans, 2 services`), `summary line:\n${stdout}`);
-  t.match(stdout, /POST \/sign \[server\] .*http\.route=\/sign/, `function span with its route:\n${stdout}`);
-  t.match(stdout, /child of 00f067aa0ba902b7, not in this trace/, `the caller's span is named as the root's parent:\n${stdout}`);
-  t.match(stdout, /(?:├─|└─) /, `printed as a tree:\n${stdout}`);
+  t.comment(stdout);
+  t.match(stdout, new RegExp(`^trace ${callerTrace}: \\d+ spans, 2 services`), 'summary line');
+  t.match(stdout, /POST \/sign \[server\] .*http\.route=\/sign/, 'the function span with its route');
+  t.match(stdout, /child of 00f067aa0ba902b7, not in this trace/, "the caller's span is named as the root's parent");
+  t.match(stdout, /(?:├─|└─) /, 'printed as a tree');
 
   const firstOut = await run(process.execPath, [`${REPO_ROOT}/scripts/trace.ts`, String(first.headers.traceresponse)], {
     env: { ...process.env, JAEGER_URL: stack.endpoints.JAEGER_URL, TRACE_WAIT_SECONDS: '5' },
   });
-  t.match(firstOut.stdout, /links to .*secrets\.load/, `the first request's tree shows the startup link:\n${firstOut.stdout}`);
+  t.match(firstOut.stdout, /links to .*secrets\.load/, "the first request's tree shows the startup link");
 });
