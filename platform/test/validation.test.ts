@@ -21,7 +21,7 @@ function stubRoot(t: { teardown(fn: () => void): void }, tofu: string, variables
 }
 
 const plan = (tofu: string, dir: string, args: string[]) =>
-  run(tofu, [`-chdir=${dir}`, 'plan', '-input=false', '-lock=false', '-no-color', ...args], { env: { TF_VAR_FILE: '' } });
+  run(tofu, [`-chdir=${dir}`, 'plan', '-input=false', '-lock=false', '-no-color', ...args]);
 
 t.test('dev and prod terraform.tfvars satisfy every type and validation, and set every required variable', async (t) => {
   const tofu = tool('tofu');
