@@ -27,6 +27,9 @@ function pin(key: string): string {
   return value;
 }
 
+// Each tool starts once; on a loaded machine checkov alone can take a minute to print its version.
+t.setTimeout(600_000);
+
 const pins = readPins();
 const platform = JSON.parse(readFileSync(join(root, 'platform/versions.json'), 'utf8')) as {
   knative: { servingModule: string };
@@ -48,7 +51,7 @@ function run(t: Test, tool: string, args: string[], opts: { cwd?: string; input?
     cwd: opts.cwd ?? root,
     input: opts.input,
     encoding: 'utf8',
-    timeout: 120_000,
+    timeout: 240_000, // checkov and moto import for a long time on a busy 2-core machine
     env: { ...process.env, CKV_SKIP_PACKAGE_UPDATE_CHECK: 'true' },
   });
   return { status: r.status, out: `${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? String(r.error) : ''}` };
