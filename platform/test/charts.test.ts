@@ -192,3 +192,29 @@ t.test("every config key of the KnativeServing exists in Knative's own ConfigMap
   }
   t.notOk(known(sources.features as string).has('no-such-knative-key'), 'the key list is real (a made-up key is absent)');
 });
+
+// The values each module passes (yamlencode({...}) in its helm_release) use only keys the
+// local chart declares in values.yaml: a renamed value would otherwise be silently ignored.
+t.test('modules pass local charts only values the charts declare', async (t) => {
+  const { parse } = await import('yaml');
+  const { parseDir } = await import('./helpers.ts');
+  const releases: [string, string, string][] = [
+    ['knative', 'serving', 'knative-serving'],
+    ['cluster-config', 'this', 'cluster-config'],
+    ['observability', 'jaeger', 'jaeger'],
+  ];
+  for (const [module, release, chart] of releases) {
+    const h = await parseDir(join(PLATFORM, 'modules', module));
+    const values = String(((h.resource?.helm_release?.[release]?.[0] as Record<string, unknown>).values as string[])[0]);
+    const declared = parse(readFileSync(join(CHARTS, chart, 'values.yaml'), 'utf8')) as Record<string, unknown>;
+    // Keys are `name =` at any depth of the HCL object; nested ones must exist under some declared parent.
+    const keys = [...values.matchAll(/([A-Za-z][A-Za-z0-9]*)\s*=\s/g)].map((m) => m[1] as string);
+    t.ok(keys.length > 0, `${module}: values found`);
+    const all = new Set<string>();
+    const walk = (o: unknown) => {
+      if (o && typeof o === 'object' && !Array.isArray(o)) for (const [k, v] of Object.entries(o)) (all.add(k), walk(v));
+    };
+    walk(declared);
+    for (const k of keys) t.ok(all.has(k), `${module} -> charts/${chart}: value ${k} is declared in values.yaml`);
+  }
+});
