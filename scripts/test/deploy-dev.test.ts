@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import {
-  ACCOUNT, COMMIT, DIGEST, ENV, KUBE_DEV, PREFLIGHT_DEV, REPO, ROOT, SSM_DEV, TRACE, devWorld, fakeFunction, harness, helm, ksvc, kubeconfig, normalise, runCli, ssmArgs, waitAndGet,
+  ACCOUNT, COMMIT, DIGEST, ENV, TAG_CHECK, KUBE_DEV, PREFLIGHT_DEV, REPO, ROOT, SSM_DEV, TRACE, devWorld, fakeFunction, harness, helm, ksvc, kubeconfig, normalise, runCli, ssmArgs, waitAndGet,
 } from './deploy-fixtures.ts';
 
 t.test('deploy-dev: preflight, apply, build by digest, helm with that digest, wait, smoke test', async (t) => {
@@ -21,6 +21,7 @@ t.test('deploy-dev: preflight, apply, build by digest, helm with that digest, wa
     kubeconfig('dev'),
     'aws ecr get-login-password --region eu-west-1',
     `docker login --username AWS --password-stdin ${ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com`,
+    TAG_CHECK,
     `docker buildx build --platform linux/arm64 --file ${ROOT}/Dockerfile --tag ${REPO}:${COMMIT} --label org.opencontainers.image.revision=${COMMIT} --provenance=false --metadata-file <tmp>/metadata.json --push ${ROOT}`,
     helm('dev', REPO),
     ...waitAndGet('dev'),
@@ -132,4 +133,18 @@ t.test('deploy-dev waits past a Ready that still describes the previous revision
   const late = await runCli(['deploy-dev'], h.env({ ...ENV, WAIT_POLL_SECONDS: '0.1', WAIT_TIMEOUT_SECONDS: '1' }));
   t.equal(late.code, 1);
   t.match(late.stderr, 'FAILED at step "wait for Ready": not Ready after 1s: the latest revision fn-00003 is not ready yet');
+});
+
+t.test('deploy-dev reuses the image of a commit already in ECR (tags are immutable): no rebuild', async (t) => {
+  const url = await fakeFunction(t);
+  const h = harness(t);
+  const existing = `sha256:${'cd34'.repeat(16)}`;
+  h.rules(devWorld(url, [
+    { tool: 'aws', prefix: ['ecr', 'describe-images'], includes: [`imageTag=${COMMIT}`], stdout: JSON.stringify({ imageDetails: [{ imageDigest: existing, imageTags: [COMMIT] }] }) },
+  ]));
+  const r = await runCli(['deploy-dev'], h.env(ENV));
+  t.equal(r.code, 0, r.stderr);
+  t.notOk(h.argv().some((l) => l.startsWith('docker buildx build')), 'not built again');
+  t.ok(h.argv().some((l) => l.startsWith('helm upgrade') && l.includes(`image.digest=${existing}`)), 'helm gets the existing digest');
+  t.match(r.stdout, `${COMMIT} is already in ECR: reusing it, no rebuild`);
 });

@@ -77,6 +77,7 @@ export function devWorld(url: string, extra: Rule[] = []): Rule[] {
     ...preflightRules(),
     { tool: 'aws', args: ssmArgs('dev'), stdout: `${platformOutputs('dev')}\n` },
     { tool: 'aws', prefix: ['ecr', 'get-login-password'], stdout: 'not-a-real-password\n' },
+    { tool: 'aws', prefix: ['ecr', 'describe-images'], includes: [`imageTag=${COMMIT}`], exit: 254, stderr: NOT_FOUND },
     { tool: 'docker', prefix: ['login'], stdout: 'Login Succeeded\n' },
     {
       tool: 'docker',
@@ -86,6 +87,11 @@ export function devWorld(url: string, extra: Rule[] = []): Rule[] {
     { tool: 'kubectl', includes: ['get', 'ksvc'], stdout: ksvc({ url, image: `${REPO}@${DIGEST}` }) },
   ];
 }
+
+export const NOT_FOUND = '\nAn error occurred (ImageNotFoundException) when calling the DescribeImages operation: The image requested does not exist\n';
+
+/** The check for an already built commit (tags are immutable in ECR). */
+export const TAG_CHECK = `aws ecr describe-images --region eu-west-1 --repository-name knfn-dev-fn --image-ids imageTag=${COMMIT} --output json`;
 
 export const ENV = { AWS_PROFILE: 'deployer', GIT_COMMIT: COMMIT, SMOKE_TIMEOUT_SECONDS: '5' };
 
@@ -97,6 +103,8 @@ export function prodWorld(prodUrl: string, extra: Rule[] = []): Rule[] {
     { tool: 'aws', args: ssmArgs('prod'), stdout: platformOutputs('prod') },
     { tool: 'kubectl', includes: [KUBE_DEV, 'get', 'ksvc'], stdout: ksvc({ url: 'http://dev.invalid', image: `${REPO}@${DIGEST}` }) },
     { tool: 'kubectl', includes: [KUBE_PROD, 'get', 'ksvc'], stdout: ksvc({ url: prodUrl, image: `${PROD_REPO}@${DIGEST}`, revision: 'fn-00007' }) },
+    // prod's registry: not there before the copy, there after it.
+    { tool: 'aws', prefix: ['ecr', 'describe-images'], includes: ['knfn-prod-fn'], exit: 254, stderr: NOT_FOUND, times: 1 },
     { tool: 'aws', prefix: ['ecr', 'describe-images'], stdout: JSON.stringify({ imageDetails: [{ imageDigest: DIGEST, imageTags: [COMMIT] }] }) },
     { tool: 'aws', prefix: ['ecr', 'get-login-password'], stdout: 'not-a-real-password\n' },
   ];
@@ -109,6 +117,7 @@ export const DEV_SOURCE = [
   `aws ecr describe-images --region eu-west-1 --repository-name knfn-dev-fn --image-ids imageDigest=${DIGEST} --output json`,
 ];
 export const COPY = [
+  `aws ecr describe-images --region eu-west-1 --repository-name knfn-prod-fn --image-ids imageDigest=${DIGEST} --output json`,
   'aws ecr get-login-password --region eu-west-1',
   `docker login --username AWS --password-stdin ${PROD_ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com`,
   'aws ecr get-login-password --region eu-west-1',

@@ -30,7 +30,7 @@ t.test('deploy-prod promotes the digest running in dev: copied as is to the prod
     p, p, p, // preflight
     d, d, d, d, // dev outputs, kubeconfig, ksvc, ECR
     p, p, // platform apply, outputs
-    p, p, d, d, p, p, // logins, copy, check
+    p, p, p, d, d, p, p, // check, logins, copy, check
     p, p, p, p, // kubeconfig, helm, wait, get
   ]);
   t.match(r.stdout, `promoting ${REPO}@${DIGEST}`);
@@ -55,7 +55,7 @@ t.test('deploy-prod in CI: PROMOTE_IMAGE from the dev job, no platform apply, no
   const r = await runCli(['deploy-prod'], h.env({ ...ENV, CI: 'true', CONFIRM: 'prod', SKIP_PLATFORM: '1', PROMOTE_IMAGE: `${REPO}@${DIGEST}` }));
   t.equal(r.code, 0, r.stderr);
   const copy = [...COPY];
-  copy[4] = `docker buildx imagetools create --prefer-index=false --tag ${PROD_REPO}:promoted-${DIGEST.slice(7, 19)} ${REPO}@${DIGEST}`;
+  copy[copy.findIndex((l) => l.startsWith('docker buildx imagetools'))] = `docker buildx imagetools create --prefer-index=false --tag ${PROD_REPO}:promoted-${DIGEST.slice(7, 19)} ${REPO}@${DIGEST}`;
   t.strictSame(h.argv(), [...PREFLIGHT_NO_DOCKER, SSM_PROD, ...copy, kubeconfig('prod'), helm('prod', PROD_REPO), ...waitAndGet('prod')]);
 });
 
@@ -134,4 +134,17 @@ t.test('on a terminal, deploy-prod asks to type "prod"; anything else refuses', 
   t.notMatch(yes.out, 'not confirmed');
   t.match(yes.out, 'no AWS credentials', 'confirmed: the flow went on to preflight');
   t.strictSame(h.argv(), []);
+});
+
+t.test('deploy-prod does not copy a digest the prod registry already has (a repeated promotion)', async (t) => {
+  const url = await fakeFunction(t);
+  const h = harness(t);
+  h.rules([
+    { tool: 'aws', prefix: ['ecr', 'describe-images'], stdout: JSON.stringify({ imageDetails: [{ imageDigest: DIGEST, imageTags: [COMMIT] }] }) },
+    ...prodWorld(url),
+  ]);
+  const r = await runCli(['deploy-prod'], h.env({ ...ENV, CONFIRM: 'prod', SKIP_PLATFORM: '1' }));
+  t.equal(r.code, 0, r.stderr);
+  t.notOk(h.calls().some((c) => c.tool === 'docker'), 'no registry login, no copy');
+  t.match(r.stdout, 'already in the prod registry (promoted before): nothing to copy');
 });

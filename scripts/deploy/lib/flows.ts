@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { chartDir, contract, valuesFile, type Context, type EnvName } from './config.ts';
 import { run, runRaw, which } from './exec.ts';
-import { buildAndPush, DIGEST_RE, ecrLogin, gitCommit } from './image.ts';
+import { buildAndPush, DIGEST_RE, digestOfTag, ecrLogin, gitCommit } from './image.ts';
 import { digestOf, failingConditions, isReady, Kube, repositoryOf, serviceImage, type KService } from './kube.ts';
 import * as platform from './platform.ts';
 import { preflight } from './preflight.ts';
@@ -145,10 +145,16 @@ export async function deployDev(parent: Context): Promise<void> {
   await steps.step('registry login', 'your role needs ecr:GetAuthorizationToken; try `aws ecr get-login-password` by hand', () =>
     ecrLogin(ctx, out.region, out.ecrRepositoryUrl),
   );
-  const built = await steps.step(`image build and push (linux/${out.architecture}, ${commit.slice(0, 12)})`,
-    'run `docker buildx build .` locally to see the build error; `make build` must pass first', () =>
-      buildAndPush(ctx, out.ecrRepositoryUrl, out.architecture, commit),
-  );
+  const built = await steps.step(`image build and push (linux/${out.architecture}, ${commit.tag.slice(0, 12)})`,
+    'run `docker buildx build .` locally to see the build error; `make build` must pass first', async () => {
+      // Tags are immutable in ECR: a commit already built (a retried deploy) is reused as is, by its digest.
+      const existing = commit.dirty ? undefined : await digestOfTag(ctx, out.region, out.ecrRepositoryUrl, commit.tag);
+      if (existing) {
+        ctx.log.out(`    ${commit.tag} is already in ECR: reusing it, no rebuild`);
+        return { tag: `${out.ecrRepositoryUrl}:${commit.tag}`, digest: existing };
+      }
+      return buildAndPush(ctx, out.ecrRepositoryUrl, out.architecture, commit.tag);
+    });
   const image = `${out.ecrRepositoryUrl}@${built.digest}`;
   ctx.log.out(`    image ${built.tag} = ${image}`);
   await steps.step('helm upgrade --install', '`make chart-render CHART_SCENARIO=dev` shows what was sent; `make test` validates the chart', () =>
@@ -250,6 +256,10 @@ export async function deployProd(parent: Context): Promise<void> {
     // Prod has its own registry (its own account): copy the manifest as is, so the digest stays the same.
     await steps.step('copy the image to the prod registry (same digest)',
       "prod's deploy role needs pull access to the dev repository (repository policy) and push access to its own", async () => {
+        if (await describeImage(ctx, out.ecrRepositoryUrl, source.digest)) {
+          ctx.log.out('    already in the prod registry (promoted before): nothing to copy');
+          return;
+        }
         if (!which('docker', ctx.env.PATH)) throw new Error('docker (with buildx) is needed to copy the image between registries');
         await ecrLogin(ctx, out.region, out.ecrRepositoryUrl);
         await ecrLogin(devCtx, platform.registryRegion(source.repository) ?? out.region, source.repository);

@@ -2,16 +2,41 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { run } from './exec.ts';
+import { run, runRaw } from './exec.ts';
 import { gitCommitEnvOverride, type Context } from './config.ts';
-import { registryHost } from './platform.ts';
+import { registryHost, repositoryName } from './platform.ts';
 
 export const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
 
-export async function gitCommit(ctx: Context): Promise<string> {
+export interface Commit {
+  /** The image tag: the commit, or `<commit>-dirty-<UTC time>` for a working tree with uncommitted changes. */
+  tag: string;
+  /** True when the tree has uncommitted changes: such an image is always built anew. */
+  dirty: boolean;
+}
+
+export async function gitCommit(ctx: Context): Promise<Commit> {
   const fromEnv = gitCommitEnvOverride(ctx);
-  if (fromEnv) return fromEnv;
-  return (await run('git', ['rev-parse', 'HEAD'], { cwd: ctx.root, env: ctx.env })).trim();
+  if (fromEnv) return { tag: fromEnv, dirty: false };
+  const sha = (await run('git', ['rev-parse', 'HEAD'], { cwd: ctx.root, env: ctx.env })).trim();
+  const changes = (await run('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: ctx.root, env: ctx.env })).trim();
+  if (!changes) return { tag: sha, dirty: false };
+  // The repository's tags are immutable: a build of uncommitted work gets a tag of its own.
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '');
+  return { tag: `${sha}-dirty-${stamp}`, dirty: true };
+}
+
+/** The digest an image tag points to in an ECR repository, or undefined when the tag is not there. */
+export async function digestOfTag(ctx: Context, region: string, repositoryUrl: string, tag: string): Promise<string | undefined> {
+  const r = await runRaw('aws', [
+    'ecr', 'describe-images', '--region', region, '--repository-name', repositoryName(repositoryUrl), '--image-ids', `imageTag=${tag}`, '--output', 'json',
+  ], { cwd: ctx.root, env: ctx.env, timeoutMs: 60_000 });
+  if (r.code !== 0) {
+    if (/ImageNotFoundException/.test(r.stderr)) return undefined;
+    throw new Error(`aws ecr describe-images failed: ${r.stderr.trim().split('\n').pop() ?? ''}`);
+  }
+  const digest = (JSON.parse(r.stdout) as { imageDetails?: Array<{ imageDigest?: string }> }).imageDetails?.[0]?.imageDigest;
+  return digest && DIGEST_RE.test(digest) ? digest : undefined;
 }
 
 /** Logs docker in to ECR; the password goes through stdin only, never argv or logs. */
