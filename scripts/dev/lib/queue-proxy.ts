@@ -64,7 +64,8 @@ export function observabilityConfig(tracingEndpoint: string | undefined, samplin
     tracing: tracingEndpoint ? { protocol: 'http/protobuf', endpoint: tracingEndpoint, samplingRate } : { protocol: 'none' },
     metrics: { protocol: 'none' },
     runtime: {},
-    // The chart's PodMonitor scrapes queue-proxy's request metrics (port http-usermetric): Prometheus format.
+    // Request metrics in Prometheus format on a local port (the cluster's platform pushes them over OTLP to its
+    // collector instead); the local Prometheus scrapes them when the chart's PodMonitor selects http-usermetric.
     requestMetrics: { protocol: 'prometheus', endpoint: `:${requestMetricsPort}` },
   });
 }

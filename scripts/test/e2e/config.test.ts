@@ -19,6 +19,7 @@ const values = parse(readFileSync(join(REPO_ROOT, 'chart/values.yaml'), 'utf8'))
   idleTimeoutSeconds: number | null;
   ports: { containerPort: number }[];
   probes: { readiness: { path: string; periodSeconds: number } };
+  podMonitor: { queueProxy: boolean };
 };
 const contract = JSON.parse(readFileSync(join(REPO_ROOT, 'function/contract.json'), 'utf8')) as {
   ports: { http: number; metrics: number };
@@ -66,8 +67,8 @@ t.test("queue-proxy's environment is the reconciler's for the chart's default va
   t.equal(chartEnv.METRICS_PORT, String(contract.ports.metrics), "the function's METRICS_PORT comes from the chart");
   t.same(
     model.scrape.map((s) => s.port),
-    ['user-port', 'http-usermetric'],
-    "Prometheus scrapes what the chart's PodMonitor selects: the function and queue-proxy's request metrics",
+    ['user-port', ...(values.podMonitor.queueProxy ? ['http-usermetric'] : [])],
+    "Prometheus scrapes what the chart's PodMonitor selects: the function (and queue-proxy's request metrics when podMonitor.queueProxy)",
   );
   t.equal(model.scrape[0]!.addressPort, contract.ports.metrics, 'the function target is relabelled to METRICS_PORT');
 });
