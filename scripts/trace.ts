@@ -166,6 +166,18 @@ export async function loadTrace(
     trace = await fetchTrace(jaegerUrl, traceId);
   }
   if (!trace) return undefined;
+  // Spans of one trace arrive from several exporters (queue-proxy, the function), each batching: wait until the
+  // span count stops growing for a moment.
+  for (let stable = 0; stable < 2 && Date.now() < deadline + 3_000; ) {
+    await sleep(600);
+    const again = await fetchTrace(jaegerUrl, traceId);
+    if (again && again.spans.length > trace.spans.length) {
+      trace = again;
+      stable = 0;
+    } else {
+      stable += 1;
+    }
+  }
   const linked: LinkedSpans = new Map();
   for (const s of trace.spans) {
     for (const ref of s.references ?? []) {

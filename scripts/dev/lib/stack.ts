@@ -318,8 +318,7 @@ export class Stack {
       const moto = spawnProc('moto', tools.moto, ['-H', host, '-p', String(ports.moto)], baseEnv);
       const jaegerConfig = join(stateDir, 'jaeger.yaml');
       writeFileSync(jaegerConfig, jaegerYaml(host, ports.jaegerOtlpHttp, ports.jaegerQuery));
-      // Jaeger's own tracer would export to localhost:4317: keep it quiet.
-      const jaeger = spawnProc('jaeger', tools.jaeger, ['--config', jaegerConfig], { ...baseEnv, OTEL_TRACES_EXPORTER: 'none', OTEL_SDK_DISABLED: 'true' });
+      const jaeger = spawnProc('jaeger', tools.jaeger, ['--config', jaegerConfig], baseEnv);
       const promDir = join(stateDir, 'prometheus');
       mkdirSync(promDir, { recursive: true });
       const promConfig = join(stateDir, 'prometheus.yml');
@@ -471,6 +470,8 @@ extensions:
   jaeger_query:
     storage:
       traces: memstore
+    # Jaeger's own tracer would export to localhost:4317.
+    enable_tracing: false
     http:
       endpoint: "${host}:${queryPort}"
     grpc:
