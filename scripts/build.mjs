@@ -23,8 +23,9 @@ const BUILTIN = new RegExp(`^(node:)?(${builtinModules.map(escape).join('|')})$`
 const builtinsThroughRequire = {
   name: 'builtins-through-require',
   setup(b) {
+    // Static imports only: a dynamic import() of the shim would see nothing but a default export.
     b.onResolve({ filter: BUILTIN }, (args) =>
-      args.kind === 'import-statement' || args.kind === 'dynamic-import' ? { path: args.path.replace(/^(node:)?/, 'node:'), namespace: 'builtin' } : undefined,
+      args.kind === 'import-statement' ? { path: args.path.replace(/^(node:)?/, 'node:'), namespace: 'builtin' } : undefined,
     );
     b.onLoad({ filter: /.*/, namespace: 'builtin' }, (args) => ({ contents: `module.exports = require(${JSON.stringify(args.path)});`, loader: 'js' }));
   },
