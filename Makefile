@@ -114,3 +114,11 @@ plan-prod: ## Plan the prod platform (OpenTofu init + plan against the S3 state)
 .PHONY: platform-bootstrap
 platform-bootstrap: ## Create the Terraform state bucket once per account (platform/bootstrap)
 	scripts/platform.sh bootstrap
+
+##@ Reliability
+
+SOAK_SECONDS ?= 600
+
+.PHONY: soak
+soak: tools build ## Soak the function behind queue-proxy at 70% of its measured max rate for SOAK_SECONDS (default 600): errors, p99 drift, RSS growth, event-loop lag
+	SOAK_SECONDS='$(SOAK_SECONDS)' node scripts/soak/main.ts

@@ -32,8 +32,10 @@ export class Load {
   #agent: Agent;
   #next = 0;
   startedAt = 0;
+  private readonly options: LoadOptions;
 
-  constructor(private readonly options: LoadOptions) {
+  constructor(options: LoadOptions) {
+    this.options = options;
     this.#agent = new Agent({ keepAlive: true, maxSockets: options.concurrency });
   }
 
