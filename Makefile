@@ -38,11 +38,9 @@ run: build ## Run the built function alone on PORT (default 8080), no peers; set
 dev: tools build ## Run the function behind Knative's queue-proxy with moto, Jaeger and Prometheus; prints the URLs (DEV_*_PORT=...)
 	node scripts/dev/main.ts
 
-JAEGER_URL ?= http://127.0.0.1:16686
-
 .PHONY: trace
 trace: ## Print the span tree of one trace from Jaeger: make trace ID=<trace id> [JAEGER_URL=http://127.0.0.1:16686]
-	JAEGER_URL='$(JAEGER_URL)' node scripts/trace.ts '$(ID)'
+	node scripts/trace.ts '$(ID)'
 
 ##@ Test
 

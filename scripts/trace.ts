@@ -3,13 +3,15 @@
  * `make trace ID=<trace id>`: prints one trace's span tree from Jaeger's query API (service, span name, duration,
  * status, key attributes), with the spans it links to (e.g. the function's startup `secrets.load`).
  *
- *   node scripts/trace.ts <trace id | traceresponse value>      JAEGER_URL (default http://127.0.0.1:16686)
+ *   node scripts/trace.ts <trace id | traceresponse value>
+ *   JAEGER_URL (default: make dev's Jaeger, http://127.0.0.1:$DEV_JAEGER_PORT, 16686)
  *
  * Works against the local stack's Jaeger or an in-cluster one through `kubectl port-forward`. Waits up to
  * TRACE_WAIT_SECONDS (default 10) for a trace that has not arrived yet (exporters batch their spans).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_PORTS } from './dev/lib/ports.ts';
 
 export interface JaegerTag {
   key: string;
@@ -192,7 +194,7 @@ export async function loadTrace(
 
 async function main(argv: string[]): Promise<number> {
   const input = argv[0] ?? '';
-  const jaegerUrl = process.env.JAEGER_URL || 'http://127.0.0.1:16686';
+  const jaegerUrl = process.env.JAEGER_URL || `http://127.0.0.1:${process.env.DEV_JAEGER_PORT || DEFAULT_PORTS.jaegerQuery}`;
   const traceId = parseTraceId(input);
   if (!traceId) {
     process.stderr.write(

@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { loadChartModel, RELEASE, type ChartModel } from './chart.ts';
+import { DEFAULT_PORTS, PORT_ENV, type Ports } from './ports.ts';
 import { createPodNetwork, hostNetwork, type PodNetwork } from './netns.ts';
 import { Proc, type Exit } from './proc.ts';
 import { queueProxyEnv } from './queue-proxy.ts';
@@ -19,47 +20,7 @@ export const REPO_ROOT = new URL('../../../', import.meta.url).pathname.replace(
 /** queue-proxy's ports that no environment variable can move (pkg/networking/constants.go). */
 export const QUEUE_PROXY_FIXED_PORTS = [8022, 9090] as const;
 
-export interface Ports {
-  /** queue-proxy's serving port: FUNCTION_URL. */
-  function: number;
-  queueTls: number;
-  /** queue-proxy's request metrics (Prometheus format). */
-  queueMetrics: number;
-  /** The function's PORT. */
-  user: number;
-  /** The function's METRICS_PORT: METRICS_URL. */
-  metrics: number;
-  jaegerQuery: number;
-  jaegerOtlpHttp: number;
-  prometheus: number;
-  moto: number;
-}
-
-/** Defaults for `make dev` on the host network, clear of queue-proxy's reserved ports and of each other. */
-export const DEFAULT_PORTS: Ports = {
-  function: 8180,
-  queueTls: 8181,
-  queueMetrics: 8182,
-  user: 8183,
-  metrics: 8184,
-  jaegerQuery: 16686,
-  jaegerOtlpHttp: 4318,
-  prometheus: 9190,
-  moto: 5055,
-};
-
-/** Environment variable that overrides each port (also settable as a make variable). */
-export const PORT_ENV: Record<keyof Ports, string> = {
-  function: 'DEV_FUNCTION_PORT',
-  queueTls: 'DEV_QUEUE_TLS_PORT',
-  queueMetrics: 'DEV_QUEUE_METRICS_PORT',
-  user: 'DEV_USER_PORT',
-  metrics: 'DEV_METRICS_PORT',
-  jaegerQuery: 'DEV_JAEGER_PORT',
-  jaegerOtlpHttp: 'DEV_OTLP_PORT',
-  prometheus: 'DEV_PROMETHEUS_PORT',
-  moto: 'DEV_MOTO_PORT',
-};
+export { DEFAULT_PORTS, PORT_ENV, type Ports };
 
 export const RESERVED_PORTS: number[] = (
   JSON.parse(readFileSync(join(REPO_ROOT, 'function/contract.json'), 'utf8')) as { reservedPorts: number[] }
