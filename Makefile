@@ -113,6 +113,12 @@ plan-prod: ## Plan the prod platform (OpenTofu init + plan against the S3 state)
 platform-bootstrap: ## Create the Terraform state bucket once per account (platform/bootstrap)
 	scripts/platform.sh bootstrap
 
+##@ Performance
+
+.PHONY: bench
+bench: build ## Benchmark the function against bare Fastify: cold start, RSS, req/s, p99, payload; writes bench-results.json (installs wrk with apt-get if missing)
+	scripts/bench/run.sh
+
 ##@ Reliability
 
 SOAK_SECONDS ?= 600
