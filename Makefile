@@ -39,8 +39,8 @@ dev: tools build ## Run the function behind Knative's queue-proxy with moto, Jae
 	node scripts/dev/main.ts
 
 .PHONY: trace
-trace: ## Print the span tree of one trace from Jaeger: make trace ID=<trace id> [JAEGER_URL=http://127.0.0.1:16686]
-	node scripts/trace.ts '$(ID)'
+trace: ## Print the span tree of one trace from Jaeger: make trace ID=<trace id> (local), or ENV=dev|prod (cluster, via port-forward)
+	$(if $(ENV),node scripts/deploy/cli.ts trace '$(ENV)' '$(ID)',node scripts/trace.ts '$(ID)')
 
 ##@ Test
 

@@ -1,11 +1,11 @@
 import t from 'tap';
 import { createServer, type Socket } from 'node:net';
-import { classify, parseSecretString, SecretLoadError, SecretStore } from '../src/secrets.js';
+import { classify, parseSecretString, SecretLoadError, SecretStore, type SecretStoreLogger } from '../src/secrets.js';
 import { freePort, startMoto, type Moto } from './helpers/moto.js';
 import { baseEnv, runToExit, startServer } from './helpers/process.js';
 
 const VALUE = 'v4lue-that-must-never-be-printed';
-const quiet = { info: () => {}, warn: () => {} };
+const quiet: SecretStoreLogger = { info: () => {}, warn: () => {} };
 
 function store(ids: string[], refreshSeconds = 0, onRefresh?: (r: 'success' | 'failure') => void, logger = quiet) {
   return new SecretStore({ ids, region: 'us-east-1', refreshSeconds, logger, onRefresh });
