@@ -24,7 +24,11 @@ interface Observed {
   outcome: 'exit' | 'ready';
   code: number | null;
   errorClass: string;
+  /** From spawning the process to its exit (or to ready). */
   ms: number;
+  /** From its first GetSecretValue call to its exit (or to ready): what the 10 s promise is about. */
+  secretsMs?: number;
+  doneAt: number;
   output: string;
   note: string;
 }
@@ -85,6 +89,7 @@ async function startup(e: Record<string, string>): Promise<Observed> {
     code: r.code,
     errorClass,
     ms: r.ms,
+    doneAt: Date.now(),
     output: r.stdout + r.stderr,
     note: `${lines.length} fatal line(s) on stderr`,
   };
@@ -99,9 +104,10 @@ async function ready(e: Record<string, string>, note = ''): Promise<Observed> {
   } catch (err) {
     const text = String((err as Error).message);
     const errorClass = /"errorClass":"(\w+)"/.exec(text)?.[1] ?? 'did not start';
-    return { outcome: 'exit', code: 1, errorClass, ms: Date.now() - started, output: text, note };
+    return { outcome: 'exit', code: 1, errorClass, ms: Date.now() - started, doneAt: Date.now(), output: text, note };
   }
-  const ms = Date.now() - started;
+  const doneAt = Date.now();
+  const ms = doneAt - started;
   try {
     const body = '{"row":1}';
     const res = await fetch(`${server.url}/sign`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
@@ -109,7 +115,7 @@ async function ready(e: Record<string, string>, note = ''): Promise<Observed> {
     const good = res.status === 200 && sig === createHmac('sha256', VALUE).update(body).digest('hex');
     server.child.kill('SIGTERM');
     const exit = await server.exited;
-    return { outcome: good ? 'ready' : 'exit', code: exit.code, errorClass: good ? '' : `sign ${res.status}`, ms, output: server.output(), note };
+    return { outcome: good ? 'ready' : 'exit', code: exit.code, errorClass: good ? '' : `sign ${res.status}`, ms, doneAt, output: server.output(), note };
   } finally {
     await server.stop();
   }
@@ -119,6 +125,7 @@ async function viaProxy(fault: Fault, times: number, expectReady: boolean, extra
   const proxy = await startFaultProxy(t, moto.endpoint);
   proxy.inject(fault, times);
   const observed = expectReady ? await ready(env(proxy.endpoint, extra)) : await startup(env(proxy.endpoint, extra));
+  if (proxy.firstCallAt) observed.secretsMs = observed.doneAt - proxy.firstCallAt;
   observed.note = `${observed.note ? `${observed.note}; ` : ''}${proxy.faulted}/${proxy.calls} GetSecretValue calls faulted`;
   await proxy.close();
   return observed;
@@ -140,8 +147,8 @@ const readyRow = (fault: string, how: string, expected: string, run: () => Promi
 });
 
 const rows: Row[] = [
-  exitRow('not found', 'moto: SECRETS names a secret that does not exist', 'ResourceNotFoundException', () =>
-    startup(env(moto.endpoint, { SECRETS: 'faults/missing' })),
+  exitRow('not found', 'moto (via a pass-through proxy): SECRETS names a secret that does not exist', 'ResourceNotFoundException', () =>
+    viaProxy({ kind: 'pass' }, 0, false, { SECRETS: 'faults/missing' }),
   ),
   exitRow('access denied', 'proxy: AWS AccessDeniedException (HTTP 400)', 'AccessDeniedException', () => viaProxy(AWS_ERRORS.accessDenied, Infinity, false)),
   exitRow('KMS decryption failure', 'proxy: AWS DecryptionFailure (HTTP 400)', 'DecryptionFailure', () => viaProxy(AWS_ERRORS.decryptionFailure, Infinity, false)),
@@ -161,8 +168,8 @@ const rows: Row[] = [
   // The SDK sees the connection drop mid-body (ECONNRESET/aborted): classified with the network errors.
   exitRow('truncated body', 'proxy: half the body, then the connection drops', 'EndpointUnreachable', () => viaProxy({ kind: 'truncate' }, Infinity, false)),
   exitRow('malformed response', 'proxy: HTTP 200 with a body that is not JSON', 'SyntaxError', () => viaProxy({ kind: 'malformed' }, Infinity, false)),
-  exitRow('malformed SecretString', 'moto: SecretString is not a JSON object', 'NotJsonObject', () =>
-    startup(env(moto.endpoint, { SECRETS: 'faults/not-json' })),
+  exitRow('malformed SecretString', 'moto (via a pass-through proxy): SecretString is not a JSON object', 'NotJsonObject', () =>
+    viaProxy({ kind: 'pass' }, 0, false, { SECRETS: 'faults/not-json' }),
   ),
 ];
 
@@ -190,7 +197,7 @@ t.test('every fault class: fail closed or recover, within 10 s, no value leaked'
     const r = results.find((x) => x.fault === row.fault)!;
     const o = r.observed;
     t.comment(
-      `fault row ${JSON.stringify({ fault: r.fault, how: r.how, expected: r.expected, observed: o.outcome === 'exit' ? `exit ${o.code}, ${o.errorClass}` : `ready, signed, exit ${o.code} on SIGTERM`, ms: o.ms, leaked: r.leaked, note: o.note })}`,
+      `fault row ${JSON.stringify({ fault: r.fault, how: r.how, expected: r.expected, observed: o.outcome === 'exit' ? `exit ${o.code}, ${o.errorClass}` : `ready, signed, exit ${o.code} on SIGTERM`, ms: o.ms, secretsMs: o.secretsMs, leaked: r.leaked, note: o.note })}`,
     );
     t.test(r.fault, async (t) => {
       t.equal(o.outcome, r.expect.outcome, `${r.expected} (observed: ${o.outcome} ${o.errorClass})\n${o.output.slice(-1500)}`);
@@ -201,7 +208,10 @@ t.test('every fault class: fail closed or recover, within 10 s, no value leaked'
       } else {
         t.equal(o.code, 0, 'drained and exited 0 on SIGTERM');
       }
-      t.ok(o.ms < 10_000, `${o.outcome === 'exit' ? 'exited' : 'ready'} in ${o.ms} ms (< 10 s)`);
+      // The 10 s promise covers loading secrets: counted from the first GetSecretValue call when the proxy sees it
+      // (process start-up itself is not part of it and varies with the machine's load), else from the spawn.
+      const ms = o.secretsMs ?? o.ms;
+      t.ok(ms < 10_000, `${o.outcome === 'exit' ? 'exited' : 'ready'} ${ms} ms after ${o.secretsMs === undefined ? 'the spawn' : 'its first GetSecretValue call'} (< 10 s; ${o.ms} ms from the spawn)`);
       t.equal(r.leaked, false, 'the secret value is in no log line');
     });
   }
@@ -235,6 +245,8 @@ t.test('rotation mid-traffic while refreshes fail: no request fails, last good k
   await sleep(1_000);
   // Secrets Manager starts throttling, and the secret is rotated while it does.
   proxy.inject(AWS_ERRORS.throttling);
+  // A refresh already past the proxy when the fault starts must not read the new version: let it finish first.
+  await sleep(1_500);
   await moto.putSecret(SECRET, JSON.stringify({ SIGNING_KEY: ROTATED }));
   await sleep(3_500);
   const oldDuringFault = seen.old;

@@ -44,6 +44,8 @@ export interface FaultProxy {
   /** Calls seen, and how many of them were faulted. */
   readonly calls: number;
   readonly faulted: number;
+  /** When the first GetSecretValue call arrived (Date.now()), 0 before. */
+  readonly firstCallAt: number;
   close(): Promise<void>;
 }
 
@@ -52,6 +54,7 @@ export async function startFaultProxy(t: Test, upstream: string): Promise<FaultP
   let remaining = 0;
   let calls = 0;
   let faulted = 0;
+  let firstCallAt = 0;
   const sockets = new Set<Socket>();
   const up = new URL(upstream);
 
@@ -97,6 +100,7 @@ export async function startFaultProxy(t: Test, upstream: string): Promise<FaultP
       const body = Buffer.concat(chunks);
       const isGet = String(req.headers['x-amz-target'] ?? '').endsWith('.GetSecretValue');
       if (isGet) calls += 1;
+      if (isGet && !firstCallAt) firstCallAt = Date.now();
       const active = isGet && remaining > 0 ? fault : ({ kind: 'pass' } as Fault);
       if (isGet && remaining > 0) {
         remaining -= 1;
@@ -151,6 +155,9 @@ export async function startFaultProxy(t: Test, upstream: string): Promise<FaultP
     },
     get faulted() {
       return faulted;
+    },
+    get firstCallAt() {
+      return firstCallAt;
     },
     close,
   };
