@@ -7,7 +7,7 @@
  */
 import { context, diag, DiagLogLevel, propagation, trace, type DiagLogger, type Tracer } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
+import { CompositePropagator, ExportResultCode, W3CBaggagePropagator, W3CTraceContextPropagator, type ExportResult } from '@opentelemetry/core';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
   AlwaysOffSampler,
@@ -18,6 +18,7 @@ import {
   SimpleSpanProcessor,
   TraceIdRatioBasedSampler,
   TracerProvider,
+  type ReadableSpan,
   type Sampler,
   type SpanExporter,
   type SpanProcessor,
@@ -133,13 +134,49 @@ export function resourceAttributesFromEnv(env: Env, config: Config): Record<stri
   return attributes;
 }
 
-async function otlpExporter(env: Env, logger: TelemetryLogger): Promise<SpanExporter> {
+/**
+ * An exporter loaded on its first export: the OTLP exporter (protobufjs and the OTLP transport) is not needed before
+ * the first batch leaves, seconds after the first request, so its loading is off the cold-start path.
+ */
+class LazyExporter implements SpanExporter {
+  private loaded: Promise<SpanExporter> | undefined;
+
+  constructor(private readonly load: () => Promise<SpanExporter>) {}
+
+  private exporter(): Promise<SpanExporter> {
+    this.loaded ??= this.load();
+    return this.loaded;
+  }
+
+  export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
+    this.exporter().then(
+      (exporter) => exporter.export(spans, resultCallback),
+      (error: unknown) => resultCallback({ code: ExportResultCode.FAILED, error: error instanceof Error ? error : new Error(String(error)) }),
+    );
+  }
+
+  /** The exporter, or undefined when it was never needed or failed to load (that failure was reported by export). */
+  private async settled(): Promise<SpanExporter | undefined> {
+    return this.loaded?.catch(() => undefined);
+  }
+
+  async shutdown(): Promise<void> {
+    await (await this.settled())?.shutdown();
+  }
+
+  async forceFlush(): Promise<void> {
+    await (await this.settled())?.forceFlush?.();
+  }
+}
+
+function otlpExporter(env: Env, logger: TelemetryLogger): SpanExporter {
   const protocol = (str(env, 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL') ?? str(env, 'OTEL_EXPORTER_OTLP_PROTOCOL') ?? 'http/protobuf').toLowerCase();
   switch (protocol) {
-    case 'http/json': {
-      const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-http');
-      return new OTLPTraceExporter();
-    }
+    case 'http/json':
+      return new LazyExporter(async () => {
+        const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-http');
+        return new OTLPTraceExporter();
+      });
     case 'grpc':
       logger.warn(
         { variable: 'OTEL_EXPORTER_OTLP_PROTOCOL' },
@@ -151,8 +188,10 @@ async function otlpExporter(env: Env, logger: TelemetryLogger): Promise<SpanExpo
     default:
       logger.warn({ variable: 'OTEL_EXPORTER_OTLP_PROTOCOL' }, `unsupported OTLP protocol ${JSON.stringify(protocol)}; using http/protobuf`);
   }
-  const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-proto');
-  return new OTLPTraceExporter();
+  return new LazyExporter(async () => {
+    const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-proto');
+    return new OTLPTraceExporter();
+  });
 }
 
 async function processorsFromEnv(env: Env, logger: TelemetryLogger): Promise<SpanProcessor[]> {
@@ -164,7 +203,7 @@ async function processorsFromEnv(env: Env, logger: TelemetryLogger): Promise<Spa
     if (name === 'otlp') {
       processors.push(
         new BatchSpanProcessor({
-          exporter: await otlpExporter(env, logger),
+          exporter: otlpExporter(env, logger),
           maxQueueSize: nonNegative(env, 'OTEL_BSP_MAX_QUEUE_SIZE', logger),
           scheduledDelayMillis: nonNegative(env, 'OTEL_BSP_SCHEDULE_DELAY', logger),
           exportTimeoutMillis: nonNegative(env, 'OTEL_BSP_EXPORT_TIMEOUT', logger),
