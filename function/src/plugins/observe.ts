@@ -105,28 +105,10 @@ const observe: FastifyPluginCallback<ObserveOptions> = (app, opts, done) => {
     const url = request.url;
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
-    const attributes: Attributes = {
-      'http.request.method': method,
-      'url.path': path,
-      'url.scheme': request.protocol,
-      'network.protocol.version': request.raw.httpVersion,
-      'client.address': request.ip,
-    };
-    if (method === '_OTHER') attributes['http.request.method_original'] = raw;
+    // What a sampler may look at is given at creation; the rest (client address through the proxy trust check,
+    // host parsing, query redaction) is computed only for spans that are recorded: at 10 % sampling, one in ten.
+    const attributes: Attributes = { 'http.request.method': method, 'url.path': path };
     if (route !== undefined) attributes['http.route'] = route;
-    if (q !== -1) attributes['url.query'] = redactQuery(url.slice(q + 1));
-    const host = request.host;
-    if (host) {
-      const colon = host.lastIndexOf(':');
-      if (colon > 0 && !host.endsWith(']')) {
-        attributes['server.address'] = host.slice(0, colon);
-        attributes['server.port'] = Number(host.slice(colon + 1));
-      } else {
-        attributes['server.address'] = host;
-      }
-    }
-    const ua = request.headers['user-agent'];
-    if (ua) attributes['user_agent.original'] = ua;
 
     let links: Link[] | undefined;
     if (first) {
@@ -138,6 +120,28 @@ const observe: FastifyPluginCallback<ObserveOptions> = (app, opts, done) => {
     const name = method === '_OTHER' ? 'HTTP' : route === undefined ? method : `${method} ${route}`;
     const parent = propagation.extract(ROOT_CONTEXT, request.headers);
     const span = tracer.startSpan(name, { kind: SpanKind.SERVER, attributes, links }, parent);
+    if (span.isRecording()) {
+      const more: Attributes = {
+        'url.scheme': request.protocol,
+        'network.protocol.version': request.raw.httpVersion,
+        'client.address': request.ip,
+      };
+      if (method === '_OTHER') more['http.request.method_original'] = raw;
+      if (q !== -1) more['url.query'] = redactQuery(url.slice(q + 1));
+      const host = request.host;
+      if (host) {
+        const colon = host.lastIndexOf(':');
+        if (colon > 0 && !host.endsWith(']')) {
+          more['server.address'] = host.slice(0, colon);
+          more['server.port'] = Number(host.slice(colon + 1));
+        } else {
+          more['server.address'] = host;
+        }
+      }
+      const ua = request.headers['user-agent'];
+      if (ua) more['user_agent.original'] = ua;
+      span.setAttributes(more);
+    }
     const ctx = trace.setSpan(parent, span);
     request.span = span;
     request.otelContext = ctx;
