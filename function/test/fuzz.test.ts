@@ -19,6 +19,7 @@ import { handler as lambdaExample } from '../examples/lambda.js';
 import { startApp } from './helpers/app.js';
 import { startMoto } from './helpers/moto.js';
 import { baseEnv, startServer } from './helpers/process.js';
+import { Inspector } from '../../scripts/soak/inspector.ts';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261127);
 const RUNS = Number(process.env.FUZZ_RUNS ?? 10_000);
@@ -364,49 +365,6 @@ async function run(
   return { figures, failures };
 }
 
-/** The child's inspector (Chrome DevTools protocol over WebSocket): full GC, then process.memoryUsage() in MiB. */
-class Inspector {
-  #id = 0;
-  private constructor(private readonly ws: WebSocket) {}
-
-  static async attach(output: () => string): Promise<Inspector> {
-    const url = /Debugger listening on (ws:\/\/\S+)/.exec(output())?.[1];
-    if (!url) throw new Error(`the function did not print its inspector URL:\n${output()}`);
-    const ws = new WebSocket(url);
-    await new Promise((resolve, reject) => {
-      ws.addEventListener('open', resolve, { once: true });
-      ws.addEventListener('error', reject, { once: true });
-    });
-    return new Inspector(ws);
-  }
-
-  call(method: string, params: object = {}): Promise<Record<string, unknown>> {
-    const id = ++this.#id;
-    return new Promise((resolve) => {
-      const onMessage = (ev: MessageEvent) => {
-        const m = JSON.parse(String(ev.data)) as { id?: number; result?: Record<string, unknown> };
-        if (m.id !== id) return;
-        this.ws.removeEventListener('message', onMessage);
-        resolve(m.result ?? {});
-      };
-      this.ws.addEventListener('message', onMessage);
-      this.ws.send(JSON.stringify({ id, method, params }));
-    });
-  }
-
-  async memoryAfterGc(): Promise<{ heapUsed: number; rss: number }> {
-    await this.call('HeapProfiler.collectGarbage');
-    await this.call('HeapProfiler.collectGarbage');
-    const r = await this.call('Runtime.evaluate', { expression: 'JSON.stringify(process.memoryUsage())', returnByValue: true });
-    const m = JSON.parse(String((r.result as { value: string }).value)) as { heapUsed: number; rss: number };
-    return { heapUsed: m.heapUsed / 1_048_576, rss: m.rss / 1_048_576 };
-  }
-
-  close(): void {
-    this.ws.close();
-  }
-}
-
 const sample = (routes: string[], n: number, seed: number) => fc.sample(requestArb(routes), { seed, numRuns: n });
 
 t.comment(`fuzz seed ${SEED} (reproduce: FUZZ_SEED=${SEED} FUZZ_RUNS=${RUNS} node_modules/.bin/tap function/test/fuzz.test.ts)`);
@@ -426,7 +384,7 @@ t.test(`${RUNS} generated requests to the example function (built bundle): no 5x
     }),
   );
   t.teardown(() => server.stop());
-  const inspector = await Inspector.attach(server.output);
+  const inspector = await Inspector.attach(server.output());
   t.teardown(() => inspector.close());
   const routes = ['/', '/', '/sign', '/sign', '/sign', '/verify', '/verify', '/healthz', '/readyz', '/metrics'];
   // Warm-up (JIT, pools) before the memory baseline.

@@ -2,7 +2,9 @@
  * `make soak`: the function behind Knative's queue-proxy (the local stack, scripts/dev/lib/stack.ts) under 70% of its
  * measured maximum rate for SOAK_SECONDS (default 600). Prints one line per window and the figures: errors (must be
  * 0), p99 drift (last window vs first), RSS growth after warm-up (must be <= 10%), event-loop lag p99 (the
- * function's prom-client gauge, max over each window, from the stack's Prometheus). Exits 1 when a limit is broken.
+ * function's prom-client gauge, max over each window, from the stack's Prometheus). Memory is read after a full GC
+ * forced through the function's inspector (NODE_OPTIONS=--inspect, local only), so readings are comparable.
+ * Exits 1 when a limit is broken.
  *
  * Settings (environment): SOAK_SECONDS=600, SOAK_WINDOW_SECONDS=30, SOAK_LOAD_FRACTION=0.7, SOAK_CONCURRENCY=8,
  * SOAK_WARMUP_SECONDS=20, SOAK_PROBE_SECONDS=15.
@@ -14,6 +16,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Stack } from '../dev/lib/stack.ts';
 import { portInUse } from '../dev/lib/wait.ts';
+import { Inspector } from './inspector.ts';
 import { Load, summarize, type Outcome } from './load.ts';
 
 const num = (name: string, fallback: number): number => {
@@ -76,7 +79,15 @@ async function main(): Promise<number> {
   const stateDir = mkdtempSync(join(tmpdir(), 'knative-fn-soak-'));
   const started = Date.now();
   say(`soak: starting the local stack (${isolate ? 'own network namespace' : 'host network'})`);
-  const stack = await Stack.start({ stateDir, isolate, scrapeInterval: '2s', onStep: (m) => say(`  ${m}`) });
+  // The inspector only to force a full GC before each memory reading (in its own network namespace when isolated).
+  const inspectAt = isolate ? '0.0.0.0:0' : '127.0.0.1:0';
+  const stack = await Stack.start({
+    stateDir,
+    isolate,
+    scrapeInterval: '2s',
+    functionEnv: { NODE_OPTIONS: `--inspect=${inspectAt}` },
+    onStep: (m) => say(`  ${m}`),
+  });
   const stop = async () => {
     await stack.stop({ drain: false, fast: true });
     rmSync(stateDir, { recursive: true, force: true });
@@ -86,6 +97,7 @@ async function main(): Promise<number> {
     const url = `${stack.endpoints.FUNCTION_URL}/sign`;
     const body = JSON.stringify({ order: 42, items: ['a', 'b', 'c'], pad: 'x'.repeat(256) });
     const metricsUrl = stack.endpoints.METRICS_URL;
+    const inspector = await Inspector.attach(stack.proc('function').output(), stack.network.podIp);
 
     say(`soak: warm-up ${WARMUP} s, then ${PROBE} s at full speed (${CONCURRENCY} connections) to measure the maximum rate`);
     const warm = new Load({ url, body, concurrency: CONCURRENCY }).start();
@@ -99,12 +111,12 @@ async function main(): Promise<number> {
     say(`soak: maximum ${max.rate} req/s (p99 ${max.p99Ms} ms); soaking at ${rate} req/s (${FRACTION * 100}%) for ${SECONDS} s`);
 
     await scrape(metricsUrl); // resets the event-loop histogram
-    const baseline = await scrape(metricsUrl);
+    const baseline = await inspector.memoryAfterGc();
     const load = new Load({ url, body, concurrency: CONCURRENCY * 2, rate }).start();
-    const windows: Array<{ window: number; sent: number; failed: number; rate: number; p50Ms: number; p99Ms: number; rssMiB: number; heapMiB: number; lagP99Ms: number }> = [];
+    const windows: Array<{ window: number; sent: number; failed: number; rate: number; p50Ms: number; p99Ms: number; rssMiB: number; heapMiB: number; rawRssMiB: number; lagP99Ms: number }> = [];
     let from = 0;
     const end = Date.now() + SECONDS * 1000;
-    say('window  req/s  failed  p50 ms  p99 ms  RSS MiB  heap MiB  loop lag p99 ms');
+    say('window  req/s  failed  p50 ms  p99 ms  RSS MiB  heap MiB  (after GC)  raw RSS MiB  loop lag p99 ms');
     while (Date.now() < end) {
       await sleep(Math.min(WINDOW * 1000, end - Date.now()));
       const outcomes: Outcome[] = load.outcomes.slice(from);
@@ -112,13 +124,15 @@ async function main(): Promise<number> {
       const s = summarize(outcomes, WINDOW);
       const m = await scrape(metricsUrl).catch(() => ({ rssMiB: NaN, heapMiB: NaN, lagP99Ms: NaN }));
       m.lagP99Ms = await lagFromPrometheus(stack.endpoints.PROMETHEUS_URL, WINDOW).catch(() => m.lagP99Ms);
-      const w = { window: windows.length + 1, sent: s.sent, failed: s.failed, rate: s.rate, p50Ms: s.p50Ms, p99Ms: s.p99Ms, rssMiB: r1(m.rssMiB), heapMiB: r1(m.heapMiB), lagP99Ms: r1(m.lagP99Ms) };
+      const gc = await inspector.memoryAfterGc();
+      const w = { window: windows.length + 1, sent: s.sent, failed: s.failed, rate: s.rate, p50Ms: s.p50Ms, p99Ms: s.p99Ms, rssMiB: r1(gc.rss), heapMiB: r1(gc.heapUsed), rawRssMiB: r1(m.rssMiB), lagP99Ms: r1(m.lagP99Ms) };
       windows.push(w);
       say(
-        `${String(w.window).padStart(6)}  ${String(w.rate).padStart(5)}  ${String(w.failed).padStart(6)}  ${String(w.p50Ms).padStart(6)}  ${String(w.p99Ms).padStart(6)}  ${String(w.rssMiB).padStart(7)}  ${String(w.heapMiB).padStart(8)}  ${String(w.lagP99Ms).padStart(15)}`,
+        `${String(w.window).padStart(6)}  ${String(w.rate).padStart(5)}  ${String(w.failed).padStart(6)}  ${String(w.p50Ms).padStart(6)}  ${String(w.p99Ms).padStart(6)}  ${String(w.rssMiB).padStart(7)}  ${String(w.heapMiB).padStart(8)}              ${String(w.rawRssMiB).padStart(11)}  ${String(w.lagP99Ms).padStart(15)}`,
       );
     }
     const all = await load.stop();
+    inspector.close();
     const total = summarize(all);
     const first = windows[0]!;
     const last = windows.at(-1)!;
@@ -135,7 +149,10 @@ async function main(): Promise<number> {
       p99LastWindowMs: last.p99Ms,
       p99DriftMs: r1(last.p99Ms - first.p99Ms),
       p99OverallMs: total.p99Ms,
-      rssBaselineMiB: r1(baseline.rssMiB),
+      rssBeforeSoakMiB: r1(baseline.rss),
+      heapAfterGcFirstMiB: first.heapMiB,
+      heapAfterGcEndMiB: last.heapMiB,
+      rawRssMaxMiB: Math.max(...windows.map((w) => w.rawRssMiB)),
       rssAfterWarmupMiB: first.rssMiB,
       rssEndMiB: last.rssMiB,
       rssGrowthAfterWarmupPct: r1(rssGrowth * 100),
