@@ -20,7 +20,8 @@ help: ## Show this help, grouped by purpose
 ##@ Develop
 
 node_modules/.package-lock.json: package.json package-lock.json
-	npm ci --no-audit --no-fund
+	@# npm itself runs on the machine's Node; its engine warnings about Node 24 packages are expected (Node 24 comes from the `node` dev dependency).
+	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 .PHONY: deps
