@@ -173,16 +173,17 @@ const AUTOSCALER_STATS = 9090;
 for (const scenario of ['default', 'prod']) {
   t.test(`the rendered NetworkPolicy (${scenario}) admits and lets out only what the README states`, async (t) => {
     const { objects } = render(scenario);
-    const [policy] = byKind(objects, 'NetworkPolicy') as Array<K8sObject & { spec: { policyTypes: string[]; ingress: Rule[]; egress: Rule[] } }>;
+    const [policy] = byKind(objects, 'NetworkPolicy') as K8sObject[];
     t.ok(policy, 'a NetworkPolicy is rendered');
     if (!policy) return;
-    t.same([...policy.spec.policyTypes].sort(), ['Egress', 'Ingress'], 'both directions are default-deny except the rules');
+    const spec = policy.spec as { policyTypes: string[]; ingress: Rule[]; egress: Rule[]; podSelector?: { matchLabels?: Record<string, string> } };
+    t.same([...spec.policyTypes].sort(), ['Egress', 'Ingress'], 'both directions are default-deny except the rules');
     const service = knativeService(objects);
-    t.equal(policy.spec.podSelector?.matchLabels?.['serving.knative.dev/service'], service.metadata.name, "it selects the function's pods");
+    t.equal(spec.podSelector?.matchLabels?.['serving.knative.dev/service'], service.metadata.name, "it selects the function's pods");
 
     // Ingress: who may reach which port.
     const admitted = new Map<number, Set<string>>();
-    for (const rule of policy.spec.ingress) {
+    for (const rule of spec.ingress) {
       t.ok(rule.from?.length, 'every ingress rule names its sources (no rule open to all)');
       t.ok(rule.ports?.length, 'every ingress rule names its ports');
       for (const peer of rule.from ?? []) {
@@ -203,7 +204,7 @@ for (const scenario of ['default', 'prod']) {
     t.same([...admitted.keys()].sort((a, b) => a - b), [...QUEUE_PROXY_SERVING, AUTOSCALER_STATS, CONTRACT.ports.metrics].sort((a, b) => a - b), 'no other port');
 
     // Egress: DNS, the collector, HTTPS to AWS; never the instance metadata address.
-    const out = policy.spec.egress.map((rule) => ({
+    const out = spec.egress.map((rule) => ({
       to: (rule.to ?? []).map((p) => p.ipBlock ? `${p.ipBlock.cidr}${p.ipBlock.except ? ` except ${p.ipBlock.except.join(',')}` : ''}` : `${ns(p)}${p.podSelector ? `/${Object.values(p.podSelector.matchLabels ?? {}).join(',')}` : ''}`),
       ports: (rule.ports ?? []).map((p) => `${p.protocol}/${p.port}`).sort(),
     }));
