@@ -164,6 +164,8 @@ t.test('replaying the build and starting the result as uid 65532 from a read-onl
   const app = workdir;
   t.ok(existsSync(join(app, 'dist/server.js')), 'the runtime stage holds dist/server.js');
   t.notOk(existsSync(join(app, 'node_modules')), 'and no node_modules: the bundle needs none');
+  // Image layers are world-readable whatever the build machine's umask; the working copy is read-only.
+  spawnSync('chmod', ['-R', 'a+rX', root]);
   spawnSync('chmod', ['-R', 'a-w', app]);
   // The image's "/nodejs/bin/node" is this replay's copy.
   const [bin = '', ...rest] = cmd;
