@@ -5,7 +5,7 @@
 import t from 'tap';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, realpathSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { NODE, ROOT, tool } from './helpers/paths.js';
@@ -116,7 +116,8 @@ t.test('replaying the build and starting the result as uid 65532 from a read-onl
   // The base images' Node, at the path distroless has it.
   const nodeDir = join(root, 'nodejs/bin');
   mkdirSync(nodeDir, { recursive: true });
-  cpSync(NODE, join(nodeDir, 'node'));
+  // A copy of the binary itself (not a link back into this checkout, which uid 65532 may not be able to reach).
+  cpSync(realpathSync(NODE), join(nodeDir, 'node'));
   const stageRoots = new Map<string, string>();
   let env: Record<string, string> = {};
   let cmd: string[] = [];
