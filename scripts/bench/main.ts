@@ -16,8 +16,8 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, totalmem } from 'node:os';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { wrk, type LoadResult } from './lib/load.ts';
@@ -105,8 +105,13 @@ async function main(): Promise<void> {
   const node = process.execPath;
   const wrkBin = process.env.WRK_BIN ?? which('wrk');
   const motoBin = process.env.MOTO_SERVER_BIN ?? join(ROOT, '.venv/bin/moto_server');
-  const server = join(ROOT, 'dist/server.js');
-  if (!existsSync(server)) throw new Error('dist/server.js is missing: run `npm run build` (make bench does)');
+  if (!existsSync(join(ROOT, 'dist/server.js'))) throw new Error('dist/server.js is missing: run `npm run build` (make bench does)');
+  // The builds run from private copies, as the image runs its own: a rebuild of dist/ during the run changes nothing.
+  const work = mkdtempSync(join(tmpdir(), 'bench-'));
+  process.on('exit', () => rmSync(work, { recursive: true, force: true }));
+  cpSync(join(ROOT, 'dist'), join(work, 'app/dist'), { recursive: true });
+  const server = join(work, 'app/dist/server.js');
+  if (COMPARE) cpSync(resolve(COMPARE, 'dist'), join(work, 'compare/dist'), { recursive: true });
   if (!existsSync(motoBin)) throw new Error(`${motoBin} is missing: run \`make tools\``);
   if (!SKIP_LOAD && !wrkBin) throw new Error('wrk is missing: `make bench` installs it (apt-get install -y wrk)');
 
@@ -144,7 +149,7 @@ async function main(): Promise<void> {
     const bareFastify: Variant = { id: 'bareFastify', label: 'bare Fastify (unbundled)', args: [join(HERE, 'fixtures/bare-fastify.mjs')], env: {} };
     const fn = (id: string, label: string, sampling: 'all' | 'ratio' | 'off', dist = server): Variant => ({ id, label, args: [dist], env: fnEnv(sampling), cwd: dirname(dirname(dist)) });
     const fnFull = fn('function', 'function (secrets, tracing 100 %, metrics)', 'all');
-    const compare = COMPARE ? [fn('functionCompare', `function from ${COMPARE}`, 'all', resolve(COMPARE, 'dist/server.js'))] : [];
+    const compare = COMPARE ? [fn('functionCompare', `function from ${COMPARE}`, 'all', join(work, 'compare/dist/server.js'))] : [];
 
     // --- cold start
     const coldVariants = [bareHttp, bareFastify, fnFull, ...compare];
@@ -299,8 +304,8 @@ async function main(): Promise<void> {
     );
 
     // --- payload
-    const distBytes = bytesUnder(join(ROOT, 'dist'));
-    const distJsBytes = bytesUnder(join(ROOT, 'dist'), (n) => n.endsWith('.js'));
+    const distBytes = bytesUnder(join(work, 'app/dist'));
+    const distJsBytes = bytesUnder(join(work, 'app/dist'), (n) => n.endsWith('.js'));
     const fastifyBytes = packageClosureBytes('fastify');
     const payload = {
       distBytes,
