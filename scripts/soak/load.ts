@@ -121,7 +121,14 @@ export function summarize(outcomes: Outcome[], seconds?: number): Summary {
     byStatus[key] = (byStatus[key] ?? 0) + 1;
   }
   const ok = outcomes.filter((o) => o.status >= 200 && o.status < 300).length;
-  const span = seconds ?? (outcomes.length ? (Math.max(...outcomes.map((o) => o.at)) - Math.min(...outcomes.map((o) => o.at))) / 1000 : 0);
+  let first = Infinity;
+  let last = -Infinity;
+  for (const o of outcomes) {
+    // A loop, not Math.max(...): a soak has far more outcomes than a call can take arguments.
+    if (o.at < first) first = o.at;
+    if (o.at > last) last = o.at;
+  }
+  const span = seconds ?? (outcomes.length ? (last - first) / 1000 : 0);
   const lat = outcomes.map((o) => o.ms);
   const round = (n: number) => Math.round(n * 100) / 100;
   return {

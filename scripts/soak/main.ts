@@ -118,10 +118,11 @@ async function main(): Promise<number> {
     const end = Date.now() + SECONDS * 1000;
     say('window  req/s  failed  p50 ms  p99 ms  RSS MiB  heap MiB  (after GC)  raw RSS MiB  loop lag p99 ms');
     while (Date.now() < end) {
+      const windowStart = Date.now();
       await sleep(Math.min(WINDOW * 1000, end - Date.now()));
       const outcomes: Outcome[] = load.outcomes.slice(from);
       from += outcomes.length;
-      const s = summarize(outcomes, WINDOW);
+      const s = summarize(outcomes, (Date.now() - windowStart) / 1000);
       const m = await scrape(metricsUrl).catch(() => ({ rssMiB: NaN, heapMiB: NaN, lagP99Ms: NaN }));
       m.lagP99Ms = await lagFromPrometheus(stack.endpoints.PROMETHEUS_URL, WINDOW).catch(() => m.lagP99Ms);
       const gc = await inspector.memoryAfterGc();
@@ -133,7 +134,7 @@ async function main(): Promise<number> {
     }
     const all = await load.stop();
     inspector.close();
-    const total = summarize(all);
+    const total = summarize(all, (Date.now() - load.startedAt) / 1000);
     const first = windows[0]!;
     const last = windows.at(-1)!;
     const rssGrowth = (last.rssMiB - first.rssMiB) / first.rssMiB;
