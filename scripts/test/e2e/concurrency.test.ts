@@ -31,5 +31,5 @@ t.test('containerConcurrency 1: parallel slow requests are served one at a time,
     const prev = spans[i - 1]!;
     t.ok(spans[i]!.startTime >= prev.startTime + prev.duration, `request ${i} entered the function after request ${i - 1} left: ${intervals}`);
   }
-  t.ok(elapsed >= bodyMs, `took ${elapsed} ms`);
+  t.comment(`${n} requests of ${bodyMs} ms bodies took ${elapsed} ms in all`);
 });
