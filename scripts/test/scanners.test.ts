@@ -57,6 +57,12 @@ t.test('npm audit --omit=dev: no high or critical advisory in the production dep
     return t.fail(`npm audit printed no JSON report (exit ${r.status}):\n${r.stdout.slice(0, 2000)}\n${r.stderr.slice(0, 2000)}`);
   }
   const counts = report.metadata?.vulnerabilities;
+  if (!counts && /^405 Method Not Allowed - POST /.test(report.message ?? '')) {
+    // A read-only registry (it allows only GET and HEAD, as on this project's build machines) cannot take the audit
+    // POST at all: nothing was checked, which is reported as a skip with its reason, never as a pass. The CI workflow
+    // on GitHub reaches the real registry, where this test runs in full.
+    return t.skip(`npm audit needs POST to the registry's advisory API, which this registry refuses: ${report.message}`);
+  }
   if (!counts) {
     // No advisory data is not "no advisories": the registry's audit endpoint must answer for this test to pass.
     return t.fail(
