@@ -215,7 +215,7 @@ for (const scenario of ['default', 'prod']) {
       // The EKS Pod Identity agent (node-local): where the SDK gets the credentials of the role the README names.
       { to: ['169.254.170.23/32'], ports: ['TCP/80'] },
     ], `egress: ${JSON.stringify(out)}`);
-    t.match(LEAST_PRIVILEGE, /only DNS, the OTel collector and HTTPS to AWS APIs,\s+never the instance metadata address/);
+    t.match(LEAST_PRIVILEGE, /only DNS, the OTel collector, the EKS Pod Identity\s+agent \(169\.254\.170\.23:80, for the role's credentials\) and HTTPS to AWS APIs, never the instance metadata address\s+\(169\.254\.169\.254\)/);
   });
 }
 
