@@ -37,7 +37,7 @@ export function freePort(): Promise<number> {
 }
 
 export async function startMoto(t: Test): Promise<Moto> {
-  const bin = process.env.MOTO_SERVER ?? tool('.venv/bin/moto_server');
+  const bin = tool('.venv/bin/moto_server');
   const port = await freePort();
   const child = spawn(bin, ['-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
