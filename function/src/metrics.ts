@@ -4,7 +4,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { PHASES, type Startup } from './startup.js';
+import type { Startup } from './startup.js';
 
 /** OTel's http.server.request.duration buckets (seconds), which bracket typical SLOs (100 ms - 1 s). */
 export const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
@@ -60,8 +60,6 @@ export function createMetrics(startup: Startup): Metrics {
   });
   return { registry, requestDuration, activeRequests, secretRefresh, secretLastSuccess };
 }
-
-export { PHASES };
 
 /** A bare node:http server for /metrics: no framework, no logging per scrape, nothing else exposed. */
 export function createMetricsServer(registry: Registry, path: string): Server {
