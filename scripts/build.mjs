@@ -47,9 +47,10 @@ await step('bundle (esbuild)', async () => {
     // Prefer packages' ES module builds: named exports survive dynamic import() and tree-shaking works.
     mainFields: ['module', 'main'],
     target: 'node24',
-    // Less to read and parse at start-up; names kept, as error.type and Fastify plugin names come from them.
-    minify: true,
-    keepNames: true,
+    // Less to read and parse at start-up. Identifiers are not renamed, so function and class names survive without
+    // keepNames, whose __name() helper ran Object.defineProperty on every closure created per request (5 % of CPU).
+    minifyWhitespace: true,
+    minifySyntax: true,
     sourcemap: 'linked',
     legalComments: 'linked',
     logLevel: 'warning',
