@@ -7,7 +7,9 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { FastifyPluginAsync } from 'fastify';
+import Fastify, { type FastifyPluginAsync } from 'fastify';
+import fastifyHelmet from '@fastify/helmet';
+import { HELMET_OPTIONS } from '../src/plugins/security.js';
 import { byKind, knativeService, render, type K8sObject } from '../../chart/test/helpers.js';
 import { parseDir, type Body } from '../../platform/test/helpers.js';
 import { ROOT } from './helpers/paths.js';
@@ -61,6 +63,48 @@ t.test('helmet headers on every response: success, client errors, unknown routes
     t.equal(res.headers.get('x-powered-by'), null, `${what}: no X-Powered-By`);
     t.equal(res.headers.get('access-control-allow-origin'), null, `${what}: no CORS`);
   }
+});
+
+/** The headers @fastify/helmet sets when registered globally with the function's policy, from a reference app. */
+async function referenceHelmetHeaders(): Promise<Record<string, string>> {
+  const reference = Fastify();
+  await reference.register(fastifyHelmet, { ...HELMET_OPTIONS, global: true });
+  reference.get('/', async () => ({ ok: true }));
+  const res = await reference.inject('/');
+  await reference.close();
+  const plain = new Set(['content-type', 'content-length', 'date', 'connection', 'keep-alive']);
+  return Object.fromEntries(Object.entries(res.headers).filter(([k]) => !plain.has(k)).map(([k, v]) => [k, String(v)]));
+}
+
+t.test('every response carries exactly the headers @fastify/helmet sets globally for the same policy', async (t) => {
+  const expected = await referenceHelmetHeaders();
+  t.ok(Object.keys(expected).length >= 10, `the reference sets ${Object.keys(expected).length} headers`);
+  const routes: FastifyPluginAsync = async (app) => {
+    app.get('/', async () => ({ ok: true }));
+    app.get('/throws', async () => {
+      throw new Error('boom');
+    });
+    app.get('/no-helmet', { helmet: false }, async () => ({ ok: true }));
+    app.get('/same-origin-frames', { helmet: { frameguard: { action: 'sameorigin' } } }, async () => ({ ok: true }));
+    app.get('/reply-helmet', async (_request, reply) => {
+      reply.helmet({ frameguard: { action: 'sameorigin' } });
+      return { ok: true };
+    });
+  };
+  const { url } = await startApp(t, { fn: { routes } });
+  for (const path of ['/', '/throws', '/nope', '/healthz']) {
+    const res = await fetch(`${url}${path}`);
+    const got = Object.fromEntries(Object.keys(expected).map((k) => [k, res.headers.get(k)]));
+    t.same(got, expected, `GET ${path} (${res.status}): the policy's headers, values equal`);
+    t.equal(res.headers.get('x-powered-by'), null, `GET ${path}: no X-Powered-By`);
+  }
+  const none = await fetch(`${url}/no-helmet`);
+  t.equal(none.headers.get('content-security-policy'), null, 'a route with `helmet: false` gets no helmet headers');
+  const own = await fetch(`${url}/same-origin-frames`);
+  t.equal(own.headers.get('x-frame-options'), 'SAMEORIGIN', "a route's own helmet options apply");
+  t.equal(own.headers.get('content-security-policy'), expected['content-security-policy'], '...merged over the policy');
+  const decorated = await fetch(`${url}/reply-helmet`);
+  t.equal(decorated.headers.get('x-frame-options'), 'SAMEORIGIN', 'reply.helmet() applies its options');
 });
 
 const CREDENTIAL = 'Bearer cr3dential-that-must-not-be-logged';
