@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { KEEP_ALIVE_TIMEOUT_MS, type Config } from './config.js';
 import * as userFunction from './function.js';
 import { lambdaPlugin } from './lambda.js';
+import { lazyChildLogger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import health, { type Lifecycle } from './plugins/health.js';
 import observe from './plugins/observe.js';
@@ -43,6 +44,7 @@ export function serverOptions(config: Config, logger: FastifyBaseLogger): Fastif
     // observe.ts writes one line per request, with trace ids; probes are not logged at all.
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
     genReqId: () => randomUUID(),
+    childLoggerFactory: lazyChildLogger,
     // Only queue-proxy (same pod, loopback) may set X-Forwarded-*: the pod IP is reachable without it.
     trustProxy: 'loopback',
     bodyLimit: config.bodyLimitBytes,
