@@ -4,9 +4,11 @@
 // image run; start-up costs and what each step buys are in docs/performance.md.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { builtinModules } from 'node:module';
+import { builtinModules, createRequire } from 'node:module';
 import { chmodSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
+
+const require = createRequire(import.meta.url);
 
 const step = async (name, fn) => {
   const t = performance.now();
@@ -23,11 +25,25 @@ const BUILTIN = new RegExp(`^(node:)?(${builtinModules.map(escape).join('|')})$`
 const builtinsThroughRequire = {
   name: 'builtins-through-require',
   setup(b) {
-    // Static imports only: a dynamic import() of the shim would see nothing but a default export.
+    // Static imports through a CommonJS shim.
     b.onResolve({ filter: BUILTIN }, (args) =>
-      args.kind === 'import-statement' ? { path: args.path.replace(/^(node:)?/, 'node:'), namespace: 'builtin' } : undefined,
+      args.kind === 'import-statement'
+        ? { path: args.path.replace(/^(node:)?/, 'node:'), namespace: 'builtin' }
+        : args.kind === 'dynamic-import'
+          ? { path: args.path.replace(/^(node:)?/, 'node:'), namespace: 'builtin-dynamic' }
+          : undefined,
     );
     b.onLoad({ filter: /.*/, namespace: 'builtin' }, (args) => ({ contents: `module.exports = require(${JSON.stringify(args.path)});`, loader: 'js' }));
+    // Dynamic imports (the AWS SDK's HTTP handler does `await import("node:http")` on the cold-start path, which
+    // loaded undici) through an ES module shim: the module as `default`, and every export that is a plain value
+    // as a named export. Exports behind lazy getters (node:http's WebSocket & co.) are only on `default`.
+    b.onLoad({ filter: /.*/, namespace: 'builtin-dynamic' }, (args) => {
+      const names = Object.entries(Object.getOwnPropertyDescriptors(require(args.path)))
+        .filter(([name, d]) => 'value' in d && name !== 'default' && /^[A-Za-z_$][\w$]*$/.test(name))
+        .map(([name]) => name);
+      const named = names.length ? `export const { ${names.join(', ')} } = m;` : '';
+      return { contents: `const m = require(${JSON.stringify(args.path)});\nexport default m;\n${named}\n`, loader: 'js' };
+    });
   },
 };
 
