@@ -17,11 +17,21 @@ export interface Metrics {
   readonly activeRequests: Gauge;
   readonly secretRefresh: Counter<'result'>;
   readonly secretLastSuccess: Gauge;
+  /** Registers prom-client's default process and Node.js metrics (idempotent); see createMetrics. */
+  collectDefaults(): void;
 }
 
 export function createMetrics(startup: Startup): Metrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  // prom-client's default metrics (process, heap, event loop, GC) are registered after the first response, not
+  // before it (server.ts), or by the first scrape if that comes first: they are not needed to serve the request
+  // that woke the process. process_start_time_seconds and the CPU counters cover the process from its start.
+  let defaults = false;
+  const collectDefaults = () => {
+    if (defaults) return;
+    defaults = true;
+    collectDefaultMetrics({ register: registry });
+  };
 
   const requestDuration = new Histogram({
     name: 'http_server_request_duration_seconds',
@@ -58,11 +68,12 @@ export function createMetrics(startup: Startup): Metrics {
     help: 'Unix time of the last successful read of the Secrets Manager values (start-up or refresh).',
     registers: [registry],
   });
-  return { registry, requestDuration, activeRequests, secretRefresh, secretLastSuccess };
+  return { registry, requestDuration, activeRequests, secretRefresh, secretLastSuccess, collectDefaults };
 }
 
 /** A bare node:http server for /metrics: no framework, no logging per scrape, nothing else exposed. */
-export function createMetricsServer(registry: Registry, path: string): Server {
+export function createMetricsServer(metrics: Metrics, path: string): Server {
+  const registry = metrics.registry;
   return createServer((req, res) => {
     const url = req.url ?? '/';
     const pathname = url.split('?', 1)[0];
@@ -71,6 +82,7 @@ export function createMetricsServer(registry: Registry, path: string): Server {
       res.end(JSON.stringify({ statusCode: 404, error: 'Not Found', message: `only GET ${path} is served on this port` }));
       return;
     }
+    metrics.collectDefaults();
     registry.metrics().then(
       (body) => {
         res.writeHead(200, { 'content-type': registry.contentType });

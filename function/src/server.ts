@@ -84,10 +84,12 @@ async function main(): Promise<void> {
   if (config.secretIds.length > 0) metrics.secretLastSuccess.set(Date.now() / 1000);
   startup.mark('secrets');
 
-  const metricsServer = createMetricsServer(metrics.registry, CONTRACT.metricsPath);
+  const metricsServer = createMetricsServer(metrics, CONTRACT.metricsPath);
   await app.listen({ port: config.port, host: config.host });
   const metricsPort = await listen(metricsServer, config.metricsPort, config.host);
   startup.mark('listen');
+  // Off the path of the request that woke the process (see createMetrics); a scrape before then registers them.
+  setTimeout(() => metrics.collectDefaults(), 1_000).unref();
   secrets.startRefresh();
 
   const address = app.server.address();
