@@ -23,9 +23,9 @@ export interface Metrics {
 
 export function createMetrics(startup: Startup): Metrics {
   const registry = new Registry();
-  // prom-client's default metrics (process, heap, event loop, GC) are registered after the first response, not
-  // before it (server.ts), or by the first scrape if that comes first: they are not needed to serve the request
-  // that woke the process. process_start_time_seconds and the CPU counters cover the process from its start.
+  // prom-client's default metrics (process, heap, event loop, GC) are registered a second after listening
+  // (server.ts), or by the first scrape if that comes first: they are not needed to serve the request that woke
+  // the process. process_start_time_seconds and the CPU counters cover the process from its start.
   let defaults = false;
   const collectDefaults = () => {
     if (defaults) return;
