@@ -322,3 +322,62 @@ t.test('the deploy output object has every key the deploy flow reads', async (t)
     t.equal(locals.outputs_parameter_name, '/${var.project}/${var.environment}/platform-outputs');
   }
 });
+
+const PULL_ACTIONS = ['ecr:BatchCheckLayerAvailability', 'ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer'];
+
+t.test("cross-account promotion: dev's repository policy grants pull, and only pull, to exactly the listed principals", async (t) => {
+  const h = await parseDir(join(PLATFORM, 'modules', 'function'));
+  const v = first(h.variable?.ecr_pull_principal_arns);
+  t.same(v.default, [], 'no principal by default');
+  t.equal(v.type, '${list(string)}');
+  const onlyWhenListed = '${length(var.ecr_pull_principal_arns) > 0 ? 1 : 0}';
+  const policy = first(h.resource?.aws_ecr_repository_policy?.pull);
+  t.equal(policy.count, onlyWhenListed, 'the repository policy exists only for a non-empty list');
+  t.equal(policy.repository, '${aws_ecr_repository.this.name}', "on the function's repository");
+  t.equal(policy.policy, '${data.aws_iam_policy_document.ecr_pull[0].json}', 'from the pull document');
+  t.same(Object.keys(h.resource?.aws_ecr_repository_policy ?? {}), ['pull'], 'the only repository policy');
+  const doc = first(h.data?.aws_iam_policy_document?.ecr_pull);
+  t.equal(doc.count, onlyWhenListed, 'the document too');
+  t.notOk('source_policy_documents' in doc || 'override_policy_documents' in doc, 'nothing merged in');
+  const statements = doc.statement as Body[];
+  t.equal(statements.length, 1, 'one statement');
+  const s = statements[0] as Body;
+  t.ok(s.effect === undefined || s.effect === 'Allow', 'Allow');
+  t.same([...(s.actions as string[])].sort(), PULL_ACTIONS, 'exactly BatchGetImage, GetDownloadUrlForLayer and BatchCheckLayerAvailability: no push, no delete');
+  t.notOk('not_actions' in s || 'not_principals' in s || 'not_resources' in s, 'no NotAction/NotPrincipal/NotResource');
+  t.notOk('condition' in s, 'no condition widening or narrowing it silently');
+  t.same(s.principals, [{ type: 'AWS', identifiers: '${var.ecr_pull_principal_arns}' }], 'principals are exactly the listed ARNs (AWS type, no "*")');
+  // The variable rejects wildcards and bare account IDs (validation.test.ts feeds the bad values).
+  const rule = first(v.validation as Body[]);
+  t.match(rule.condition, /regex\("\^arn:aws\[a-z-\]\*:iam::\[0-9\]\{12\}:\(root\|role\/.*\|user\/.*\)\$"/, 'each entry must be an IAM role, user or root ARN');
+  t.match(rule.error_message, /^ecr_pull_principal_arns must/, 'the message names the variable');
+});
+
+t.test("cross-account promotion: prod's deploy role may pull the listed repositories, and only pull", async (t) => {
+  const h = await parseDir(join(PLATFORM, 'modules', 'ci'));
+  t.same(first(h.variable?.ecr_pull_repository_arns).default, [], 'no other repository by default');
+  const deploy = first(h.data?.aws_iam_policy_document?.deploy);
+  const dyn = ((deploy.dynamic as Body | undefined)?.statement as Body[] | undefined) ?? [];
+  t.equal(dyn.length, 1, 'one optional statement');
+  const d = dyn[0] as Body;
+  t.equal(d.for_each, '${length(var.ecr_pull_repository_arns) > 0 ? [1] : []}', 'present only for a non-empty list');
+  const c = first(d.content as Body[]);
+  t.same([...(c.actions as string[])].sort(), PULL_ACTIONS, 'pull actions only');
+  t.equal(c.resources, '${var.ecr_pull_repository_arns}', 'on exactly the listed repositories');
+});
+
+t.test('both roots thread the cross-account pull lists to the modules, empty by default', async (t) => {
+  for (const env of ENVS) {
+    const h = await parseDir(join(PLATFORM, 'envs', env));
+    for (const name of ['ecr_pull_principal_arns', 'ecr_pull_repository_arns']) {
+      const v = first(h.variable?.[name]);
+      t.same(v.default, [], `${env}: ${name} defaults to []`);
+      t.ok((v.validation as Body[] | undefined)?.length, `${env}: ${name} is validated`);
+    }
+    t.equal(first(h.module?.function).ecr_pull_principal_arns, '${var.ecr_pull_principal_arns}', `${env}: function module gets the principals`);
+    t.equal(first(h.module?.ci).ecr_pull_repository_arns, '${var.ecr_pull_repository_arns}', `${env}: ci module gets the repositories`);
+    t.equal(first(h.output?.ecr_repository_arn).value, '${module.function.ecr_repository_arn}', `${env}: the repository ARN is an output`);
+    const tfvars = await parseTfvars(env);
+    t.notOk('ecr_pull_principal_arns' in tfvars || 'ecr_pull_repository_arns' in tfvars, `${env}: terraform.tfvars leaves both empty (commented examples only)`);
+  }
+});

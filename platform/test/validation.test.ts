@@ -3,7 +3,7 @@
 // of an environment's variables.tf alone needs no provider, so `tofu plan` on it
 // evaluates every type constraint and validation rule against the real
 // terraform.tfvars, and against the bad values a person is likely to type.
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -75,6 +75,13 @@ const BAD: [string, string, RegExp][] = [
   ['signing_key_version', '0', /positive integer/],
   ['function_namespace', 'Functions', /DNS label/],
   ['github_oidc_provider_arn', 'arn:aws:iam::123456789012:oidc-provider/example.com', /oidc-provider\/token\.actions\.githubusercontent\.com/],
+  ['ecr_pull_principal_arns', '["*"]', /ecr_pull_principal_arns must hold IAM role, user or account root ARNs/],
+  ['ecr_pull_principal_arns', '["222222222222"]', /ecr_pull_principal_arns must hold IAM role, user or account root ARNs/],
+  ['ecr_pull_principal_arns', '["arn:aws:iam::2222:role/knfn-prod-deploy"]', /ecr_pull_principal_arns must hold IAM role/],
+  ['ecr_pull_principal_arns', '["arn:aws:iam::222222222222:role/*"]', /ecr_pull_principal_arns must hold IAM role/],
+  ['ecr_pull_principal_arns', '["arn:aws:sts::222222222222:assumed-role/knfn-prod-deploy/ci"]', /ecr_pull_principal_arns must hold IAM role/],
+  ['ecr_pull_repository_arns', '["arn:aws:ecr:eu-west-1:111111111111:repository/*"]', /ecr_pull_repository_arns must hold ECR repository ARNs/],
+  ['ecr_pull_repository_arns', '["111111111111.dkr.ecr.eu-west-1.amazonaws.com/knfn-dev/fn"]', /ecr_pull_repository_arns must hold ECR repository ARNs/],
 ];
 
 t.test('likely mistakes are rejected with a message that names the variable', async (t) => {
@@ -123,4 +130,52 @@ t.test('module-level invariants hold for the values the roots pass', async (t) =
   const bad = plan(tofu, knative, [...good, '-var=knative_version=v1.23.0']);
   t.not(bad.status, 0, 'knative_version with a leading v is rejected');
   t.match(flat(bad.stderr), /knative_version must be a release number like "1\.23\.0"/, output(bad));
+});
+
+t.test('cross-account pull: the documented forms of principal and repository ARNs are accepted', async (t) => {
+  const tofu = tool('tofu');
+  if (!tofu) return t.fail('bin/tofu is missing: run make tools');
+  const dir = stubRoot(t, tofu, join(PLATFORM, 'envs', 'dev'));
+  const r = plan(tofu, dir, [
+    `-var-file=${join(PLATFORM, 'envs', 'dev', 'terraform.tfvars')}`,
+    '-var=ecr_pull_principal_arns=["arn:aws:iam::222222222222:role/knfn-prod-deploy","arn:aws:iam::222222222222:role/ci/deployer","arn:aws:iam::222222222222:user/release","arn:aws:iam::222222222222:root"]',
+    '-var=ecr_pull_repository_arns=["arn:aws:ecr:eu-west-1:111111111111:repository/knfn-dev/fn"]',
+  ]);
+  t.equal(r.status, 0, `role, path role, user and root ARNs and a repository ARN pass\n${output(r)}`);
+  // The commented examples in the tfvars files are valid values once uncommented.
+  for (const [env, name] of [['dev', 'ecr_pull_principal_arns'], ['prod', 'ecr_pull_repository_arns']] as const) {
+    const text = readFileSync(join(PLATFORM, 'envs', env, 'terraform.tfvars'), 'utf8');
+    const example = new RegExp(`^# (${name} = \\[.*\\])$`, 'm').exec(text)?.[1];
+    t.ok(example, `${env}/terraform.tfvars shows a commented ${name} example`);
+    if (!example) continue;
+    const e = plan(tofu, dir, [`-var-file=${join(PLATFORM, 'envs', env, 'terraform.tfvars')}`, `-var=${example.replace(/\s*=\s*/, '=')}`]);
+    t.equal(e.status, 0, `${env}: the example ${example} is accepted\n${output(e)}`);
+  }
+});
+
+t.test("the function module validates its pull principals itself (not only through the roots)", async (t) => {
+  const tofu = tool('tofu');
+  if (!tofu) return t.fail('bin/tofu is missing: run make tools');
+  const fn = stubRoot(t, tofu, join(PLATFORM, 'modules', 'function'));
+  const good = [
+    '-var=name=knfn-dev',
+    '-var=function_name=fn',
+    '-var=namespace=functions',
+    '-var=service_account=fn',
+    '-var=cluster_name=knfn-dev',
+    '-var=ecr_keep_images=20',
+    '-var=ecr_untagged_expiry_days=3',
+    '-var=ecr_force_delete=true',
+    '-var=secret_recovery_window_days=0',
+    '-var=signing_key_version=1',
+    '-var=kms_deletion_window_days=7',
+    '-var=tags={}',
+  ];
+  const ok = plan(tofu, fn, good);
+  t.equal(ok.status, 0, `function module: no pull principals by default\n${output(ok)}`);
+  const one = plan(tofu, fn, [...good, '-var=ecr_pull_principal_arns=["arn:aws:iam::222222222222:role/knfn-prod-deploy"]']);
+  t.equal(one.status, 0, `function module: a role ARN is accepted\n${output(one)}`);
+  const bad = plan(tofu, fn, [...good, '-var=ecr_pull_principal_arns=["*"]']);
+  t.not(bad.status, 0, 'a wildcard principal is rejected');
+  t.match(flat(bad.stderr), /ecr_pull_principal_arns must hold IAM role, user or account root ARNs/, output(bad));
 });

@@ -42,6 +42,7 @@ module "ci" {
   github_oidc_provider_arn = var.github_oidc_provider_arn
   cluster_name             = local.name
   ecr_repository_arn       = module.function.ecr_repository_arn
+  ecr_pull_repository_arns = var.ecr_pull_repository_arns
   outputs_parameter_name   = local.outputs_parameter_name
   tags                     = local.tags
 }
@@ -88,6 +89,7 @@ module "function" {
   ecr_keep_images             = var.ecr_keep_images
   ecr_untagged_expiry_days    = var.ecr_untagged_expiry_days
   ecr_force_delete            = var.ecr_force_delete
+  ecr_pull_principal_arns     = var.ecr_pull_principal_arns
   secret_recovery_window_days = var.secret_recovery_window_days
   signing_key_version         = var.signing_key_version
   kms_deletion_window_days    = var.kms_deletion_window_days

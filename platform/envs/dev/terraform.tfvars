@@ -49,3 +49,7 @@ ecr_untagged_expiry_days    = 3
 ecr_force_delete            = true
 secret_recovery_window_days = 0
 signing_key_version         = 1
+
+# prod in another account: let prod's deploy role pull the images it promotes (after
+# prod is applied, since ECR refuses unknown principals). Pull only, nothing else.
+# ecr_pull_principal_arns = ["arn:aws:iam::222222222222:role/knfn-prod-deploy"]

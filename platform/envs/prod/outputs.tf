@@ -46,6 +46,11 @@ output "ecr_repository_url" {
   value       = module.function.ecr_repository_url
 }
 
+output "ecr_repository_arn" {
+  description = "ARN of the function's ECR repository (the other environment's ecr_pull_repository_arns when it promotes from here)."
+  value       = module.function.ecr_repository_arn
+}
+
 output "function_role_arn" {
   description = "IAM role the function runs as (Pod Identity)."
   value       = module.function.role_arn

@@ -49,3 +49,7 @@ ecr_untagged_expiry_days    = 14
 ecr_force_delete            = false
 secret_recovery_window_days = 30
 signing_key_version         = 1
+
+# dev in another account: let this environment's deploy role pull dev's repository (dev's
+# ecr_repository_arn output) to promote its images. Pull only.
+# ecr_pull_repository_arns = ["arn:aws:ecr:eu-west-1:111111111111:repository/knfn-dev/fn"]

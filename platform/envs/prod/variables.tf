@@ -342,6 +342,28 @@ variable "ecr_force_delete" {
   description = "Let destroy remove the repository with its images (dev true, prod false)."
 }
 
+variable "ecr_pull_principal_arns" {
+  type        = list(string)
+  description = "IAM principals of another account allowed to pull (only pull) from this environment's ECR repository: in dev, prod's deploy role when prod is another account, e.g. [\"arn:aws:iam::222222222222:role/knfn-prod-deploy\"]. Empty (default): no repository policy."
+  default     = []
+
+  validation {
+    condition     = alltrue([for a in var.ecr_pull_principal_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:(root|role/[A-Za-z0-9+=,.@_/-]+|user/[A-Za-z0-9+=,.@_/-]+)$", a))])
+    error_message = "ecr_pull_principal_arns must hold IAM role, user or account root ARNs like \"arn:aws:iam::222222222222:role/knfn-prod-deploy\" (no wildcard, no account ID alone)."
+  }
+}
+
+variable "ecr_pull_repository_arns" {
+  type        = list(string)
+  description = "ECR repositories of another account this environment's deploy role may pull from: in prod, dev's repository when dev is another account, e.g. [\"arn:aws:ecr:eu-west-1:111111111111:repository/knfn-dev/fn\"]. Empty (default): its own repository only."
+  default     = []
+
+  validation {
+    condition     = alltrue([for a in var.ecr_pull_repository_arns : can(regex("^arn:aws[a-z-]*:ecr:[a-z]{2}(-gov)?-[a-z]+-[0-9]:[0-9]{12}:repository/[a-z0-9][a-z0-9._/-]*$", a))])
+    error_message = "ecr_pull_repository_arns must hold ECR repository ARNs like \"arn:aws:ecr:eu-west-1:111111111111:repository/knfn-dev/fn\" (no wildcard)."
+  }
+}
+
 variable "secret_recovery_window_days" {
   type        = number
   description = "Days a deleted secret can be restored: 0 (gone at once, dev) or 7 to 30 (prod)."

@@ -70,6 +70,20 @@ data "aws_iam_policy_document" "deploy" {
     resources = [var.ecr_repository_arn]
   }
 
+  # Promotion from another account's repository (prod copying dev's image): pull only.
+  dynamic "statement" {
+    for_each = length(var.ecr_pull_repository_arns) > 0 ? [1] : []
+    content {
+      sid = "EcrPullPromotionSource"
+      actions = [
+        "ecr:BatchCheckLayerAvailability",
+        "ecr:BatchGetImage",
+        "ecr:GetDownloadUrlForLayer",
+      ]
+      resources = var.ecr_pull_repository_arns
+    }
+  }
+
   statement {
     sid       = "DescribeCluster"
     actions   = ["eks:DescribeCluster"]

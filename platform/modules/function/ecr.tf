@@ -44,3 +44,31 @@ resource "aws_ecr_lifecycle_policy" "this" {
     ]
   })
 }
+
+# Cross-account promotion: prod's deploy role copies dev's image manifest into prod's
+# registry, so it needs pull (and nothing else) on this repository. The principals
+# must exist when the policy is written: ECR rejects unknown ARNs.
+data "aws_iam_policy_document" "ecr_pull" {
+  count = length(var.ecr_pull_principal_arns) > 0 ? 1 : 0
+
+  statement {
+    sid = "PullFromOtherAccounts"
+    actions = [
+      "ecr:BatchCheckLayerAvailability",
+      "ecr:BatchGetImage",
+      "ecr:GetDownloadUrlForLayer",
+    ]
+
+    principals {
+      type        = "AWS"
+      identifiers = var.ecr_pull_principal_arns
+    }
+  }
+}
+
+resource "aws_ecr_repository_policy" "pull" {
+  count = length(var.ecr_pull_principal_arns) > 0 ? 1 : 0
+
+  repository = aws_ecr_repository.this.name
+  policy     = data.aws_iam_policy_document.ecr_pull[0].json
+}

@@ -57,3 +57,14 @@ variable "tags" {
   type        = map(string)
   description = "Tags added to every resource."
 }
+
+variable "ecr_pull_principal_arns" {
+  type        = list(string)
+  description = "IAM principals of other accounts that may pull from the repository (BatchGetImage, GetDownloadUrlForLayer, BatchCheckLayerAvailability only), e.g. prod's deploy role promoting dev's images. Empty: no repository policy."
+  default     = []
+
+  validation {
+    condition     = alltrue([for a in var.ecr_pull_principal_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:(root|role/[A-Za-z0-9+=,.@_/-]+|user/[A-Za-z0-9+=,.@_/-]+)$", a))])
+    error_message = "ecr_pull_principal_arns must hold IAM role, user or account root ARNs like \"arn:aws:iam::222222222222:role/knfn-prod-deploy\" (no wildcard, no account ID alone)."
+  }
+}
