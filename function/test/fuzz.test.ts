@@ -435,8 +435,8 @@ t.test(`${RUNS} generated requests to the example function (built bundle): no 5x
   const inspector = await Inspector.attach(server.output());
   t.teardown(() => inspector.close());
   const routes = ['/', '/', '/sign', '/sign', '/sign', '/verify', '/verify', '/healthz', '/readyz', '/metrics'];
-  // Warm-up (JIT, pools) before the memory baseline.
-  await run('warm-up', server.port, sample(routes, 500, SEED + 1), () => true);
+  // Warm-up (JIT, pools, the C allocator's first arenas) before the memory baseline.
+  await run('warm-up', server.port, sample(routes, 2_000, SEED + 1), () => true);
   const requests = sample(routes, RUNS, SEED);
   const isJson = (_req: RawRequest, reply: RawReply) => {
     try {
