@@ -255,7 +255,7 @@ export async function deployProd(parent: Context): Promise<void> {
   if (out.ecrRepositoryUrl !== source.repository) {
     // Prod has its own registry (its own account): copy the manifest as is, so the digest stays the same.
     await steps.step('copy the image to the prod registry (same digest)',
-      "prod's deploy role needs pull access to the dev repository (repository policy) and push access to its own", async () => {
+      "pulling dev's image across accounts needs ecr_pull_repository_arns (prod) and ecr_pull_principal_arns (dev) applied: docs/deploy.md, CI/CD step 3", async () => {
         if (await describeImage(ctx, out.ecrRepositoryUrl, source.digest)) {
           ctx.log.out('    already in the prod registry (promoted before): nothing to copy');
           return;
