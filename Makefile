@@ -43,6 +43,27 @@ dev: tools build ## Run the function behind Knative's queue-proxy with moto, Jae
 trace: ## Print the span tree of one trace from Jaeger: make trace ID=<trace id> (local), or ENV=dev|prod (cluster, via port-forward)
 	$(if $(ENV),node scripts/deploy/cli.ts trace '$(ENV)' '$(ID)',node scripts/trace.ts '$(ID)')
 
+##@ Local cluster
+
+.PHONY: cluster
+cluster: build ## Start a local Kubernetes + Knative Serving (the platform's Knative settings) in the background and deploy the function to it; prints the kubeconfig and URL
+	scripts/tools/install.sh helm jaeger
+	node scripts/cluster/main.ts up
+	node scripts/deploy/cli.ts deploy-local
+
+.PHONY: deploy-local
+deploy-local: build ## Deploy the built function to the running local cluster (helm upgrade --install, wait Ready, smoke test)
+	$(DEPLOY) deploy-local
+
+.PHONY: test-cluster
+test-cluster: build ## Run the cluster suite alone (starts and stops a local cluster; CLUSTER_KUBECONFIG=... points it at another)
+	scripts/tools/install.sh helm jaeger
+	node scripts/test.mjs scripts/test/cluster/knative.test.ts
+
+.PHONY: cluster-down
+cluster-down: ## Stop the local cluster and remove everything it made (processes, network namespaces)
+	node scripts/cluster/main.ts down
+
 ##@ Test
 
 .PHONY: test

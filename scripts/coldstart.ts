@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { isEnv, repoRoot, type Context } from './deploy/lib/config.ts';
 import { formatSummary, phaseMedians, probe, summarise } from './deploy/lib/coldstart.ts';
-import { forEnv } from './deploy/lib/flows.ts';
+import { callableUrl, forEnv } from './deploy/lib/flows.ts';
 import { Kube } from './deploy/lib/kube.ts';
 import * as platform from './deploy/lib/platform.ts';
 import { consoleLog, Refusal, report } from './deploy/lib/steps.ts';
@@ -20,7 +20,7 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
       options: { env: { type: 'string', default: 'dev' }, samples: { type: 'string', default: '10' }, json: { type: 'string' } },
     });
     const env = values.env;
-    if (!isEnv(env)) throw new Refusal(`unknown environment "${env ?? ''}"`, 'use ENV=dev or ENV=prod');
+    if (!isEnv(env)) throw new Refusal(`unknown environment "${env ?? ''}"`, 'use ENV=dev, ENV=prod or ENV=local');
     const samples = Number(values.samples);
     if (!Number.isInteger(samples) || samples < 1) throw new Refusal(`N=${values.samples} is not a positive integer`, 'use N=10');
 
@@ -28,7 +28,7 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
     const out = await platform.outputs(envCtx, env);
     const kube = await Kube.connect(envCtx, env, out);
     const svc = await kube.getService(out.serviceName);
-    const url = svc?.status?.url;
+    const url = callableUrl(svc?.status?.url ?? '', out) || undefined;
     const revision = svc?.status?.latestReadyRevisionName;
     if (!svc || !url || !revision) throw new Refusal(`${out.serviceName} has no ready revision in ${env}`, `run make deploy-${env}, then make status ENV=${env}`);
     ctx.log.out(`cold start probe: ${out.serviceName} in ${env}, revision ${revision}, ${url}, ${samples} sample(s)`);

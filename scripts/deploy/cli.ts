@@ -11,6 +11,7 @@ import { preflight } from './lib/preflight.ts';
 import { consoleLog, Refusal, report } from './lib/steps.ts';
 
 const USAGE = `usage: cli.ts <command> [env]
+  deploy-local          the built function onto the local cluster (make cluster): helm install, wait Ready, smoke test
   deploy-dev            preflight, platform apply, build + push by digest, helm install, wait Ready, smoke test
   deploy-prod           promote the digest running in dev to prod (CONFIRM=prod)
   destroy <env>         helm uninstall + platform destroy (CONFIRM=<env>; prod also CONFIRM_DESTROY=prod)
@@ -20,7 +21,7 @@ const USAGE = `usage: cli.ts <command> [env]
   preflight             check tools and AWS credentials only`;
 
 function envArg(value: string | undefined): EnvName {
-  if (!isEnv(value)) throw new Refusal(`unknown environment "${value ?? ''}"`, 'use ENV=dev or ENV=prod');
+  if (!isEnv(value)) throw new Refusal(`unknown environment "${value ?? ''}"`, 'use ENV=dev, ENV=prod or ENV=local');
   return value;
 }
 
@@ -28,6 +29,9 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
   const [command, env, arg] = argv;
   try {
     switch (command) {
+      case 'deploy-local':
+        await flows.deployLocal(ctx);
+        break;
       case 'deploy-dev':
         await flows.deployDev(ctx);
         break;

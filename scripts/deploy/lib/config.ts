@@ -4,7 +4,8 @@ import { join, resolve } from 'node:path';
 import { which } from './exec.ts';
 import type { Log } from './steps.ts';
 
-export const ENVS = ['dev', 'prod'] as const;
+/** dev and prod live in AWS; local is the local Kubernetes + Knative of `make cluster` (no AWS, no registry). */
+export const ENVS = ['dev', 'prod', 'local'] as const;
 export type EnvName = (typeof ENVS)[number];
 
 export function isEnv(value: string | undefined): value is EnvName {

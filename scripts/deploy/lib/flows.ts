@@ -1,6 +1,7 @@
 // The deploy flows behind the Makefile's Deploy targets. Each is a list of named steps; the first failure stops it.
 import { spawn } from 'node:child_process';
-import { appendFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { appendFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline/promises';
@@ -52,11 +53,13 @@ async function confirm(ctx: Context, variable: string, expected: string, what: s
 
 /** The chart values a deploy sets: the env's values file, then what only the platform and the build know. */
 export function helmValues(ctx: Context, env: EnvName, out: platform.PlatformOutputs, repository: string, digest: string): string[] {
+  // The local cluster runs dev.local/<name>:<tag> images (no registry, so no digest); AWS environments run digests.
+  const reference = env === 'local' ? `image.tag=${digest}` : `image.digest=${digest}`;
   const args = [
     '--values', valuesFile(ctx, env),
     '--set-string', `fullnameOverride=${out.serviceName}`,
     '--set-string', `image.repository=${repository}`,
-    '--set-string', `image.digest=${digest}`,
+    '--set-string', reference,
     '--set-string', `function.awsRegion=${out.region}`,
     // helm splits --set values on commas: escape the ones between ARNs.
     '--set-string', `function.secrets=${out.secretArns.join('\\,')}`,
@@ -72,6 +75,8 @@ function helmArgs(ctx: Context, env: EnvName, kube: Kube, out: platform.Platform
     'upgrade', '--install', out.serviceName, chartDir(ctx),
     '--kubeconfig', kube.kubeconfig,
     '--namespace', out.namespace,
+    // On EKS the platform owns the namespace; the local cluster has no platform to make it.
+    ...(env === 'local' ? ['--create-namespace'] : []),
     ...helmValues(ctx, env, out, repository, digest),
     '--history-max', '10', '--wait=false',
   ];
@@ -80,6 +85,16 @@ function helmArgs(ctx: Context, env: EnvName, kube: Kube, out: platform.Platform
 interface Smoke {
   url: string;
   traceId: string;
+}
+
+/**
+ * The URL to call for a Knative URL: as is on EKS; on the local cluster, plain HTTP on the host port `make cluster`
+ * forwards to the ingress (Knative reports https, as the platform configures it, but TLS ends at the NLB on AWS).
+ */
+export function callableUrl(url: string, out: platform.PlatformOutputs): string {
+  if (!out.local || !url) return url;
+  const u = new URL(url);
+  return `http://${u.hostname}:${out.local.ingressPort}${u.pathname === '/' ? '' : u.pathname}`;
 }
 
 /** GET / through the public URL until it answers 200 with a traceresponse (DNS and the load balancer can lag). */
@@ -107,6 +122,14 @@ function nextSteps(ctx: Context, env: EnvName, kube: Kube, out: platform.Platfor
   const log = ctx.log;
   log.out('');
   log.out(`${out.serviceName} is live in ${env}: ${s.url}`);
+  if (out.local) {
+    log.out(`  image     ${image}`);
+    log.out(`  try it    curl -i ${s.url}/`);
+    log.out(`  trace     make trace ENV=local ID=${s.traceId}   (Jaeger: ${out.jaegerUrl}/trace/${s.traceId})`);
+    log.out(`  status    make status ENV=local    logs: make logs ENV=local    cold start: make coldstart ENV=local`);
+    log.out(`  kubectl   bin/kubectl --kubeconfig ${kube.kubeconfig} -n ${out.namespace} get ksvc,rev,pods`);
+    return;
+  }
   log.out(`  image     ${image}`);
   log.out(`  revision  ${svc.status?.latestReadyRevisionName ?? '?'}`);
   log.out(`  try it    curl -i ${s.url}/`);
@@ -120,6 +143,53 @@ function nextSteps(ctx: Context, env: EnvName, kube: Kube, out: platform.Platfor
 function githubOutput(ctx: Context, values: Record<string, string>): void {
   if (!ctx.env.GITHUB_OUTPUT) return;
   appendFileSync(ctx.env.GITHUB_OUTPUT, Object.entries(values).map(([k, v]) => `${k}=${v}\n`).join(''));
+}
+
+/** The built function (dist/) as a content-addressed tag: a new build is a new revision, the same build is none. */
+export function distTag(root: string): string {
+  const dist = join(root, 'dist');
+  if (!existsSync(join(dist, 'server.js'))) throw new Refusal('dist/server.js is missing', 'run make build first');
+  const hash = createHash('sha256');
+  const walk = (dir: string): void => {
+    for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else hash.update(path.slice(dist.length)).update(readFileSync(path));
+    }
+  };
+  walk(dist);
+  return `sha-${hash.digest('hex').slice(0, 16)}`;
+}
+
+/**
+ * make deploy-local (the last step of make cluster): the deploy's own steps against the local cluster: the built
+ * function as a dev.local image, helm upgrade --install, wait Ready, smoke test. No AWS, no registry, no platform
+ * apply (the cluster is the platform).
+ */
+export async function deployLocal(parent: Context): Promise<void> {
+  const env: EnvName = 'local';
+  const ctx = parent;
+  const steps = new Steps(ctx.log);
+  const out = await steps.step('local cluster', 'start it with make cluster', async () => platform.outputs(ctx, env));
+  const kube = await steps.step('kubeconfig', 'make cluster-down, then make cluster', async () => {
+    const k = await Kube.connect(ctx, env, out);
+    await k.kubectl(['get', '--raw', '/readyz']);
+    return k;
+  });
+  const tag = await steps.step('image (dist/ as a dev.local image: no registry)', 'run make build first', async () => distTag(ctx.root));
+  const image = `${out.ecrRepositoryUrl}:${tag}`;
+  ctx.log.out(`    image ${image}`);
+  await steps.step('helm upgrade --install', '`make chart-render CHART_SCENARIO=local` shows what was sent; `make test` validates the chart', () =>
+    run('helm', helmArgs(ctx, env, kube, out, out.ecrRepositoryUrl, tag), { cwd: ctx.root, env: ctx.env, stream: true }),
+  );
+  const svc = await steps.step('wait for Ready', 'make status ENV=local and make logs ENV=local show why the revision does not start', () =>
+    kube.waitReady(out.serviceName, waitSeconds(ctx), pollMs(ctx)),
+  );
+  const s = await steps.step('smoke test', 'make status ENV=local; the cluster\'s logs are in .cluster/logs', () =>
+    smoke(ctx, callableUrl(svc.status?.url ?? '', out)),
+  );
+  nextSteps(ctx, env, kube, out, svc, image, s);
+  ctx.log.out(`done in ${steps.elapsed()}`);
 }
 
 export async function deployDev(parent: Context): Promise<void> {
@@ -403,6 +473,14 @@ export async function trace(parent: Context, env: EnvName, id: string | undefine
   if (!id) throw new Refusal('no trace id given', `make trace ENV=${env} ID=<trace id, or a whole traceresponse header value>`);
   const ctx = forEnv(parent, env);
   const out = await platform.outputs(ctx, env);
+  if (out.jaegerUrl) {
+    const r = await runRaw(process.execPath, [join(ctx.root, 'scripts', 'trace.ts'), id], {
+      cwd: ctx.root,
+      env: { ...ctx.env, JAEGER_URL: out.jaegerUrl },
+      stream: true,
+    });
+    return r.code;
+  }
   const jaeger = out.jaeger;
   if (!jaeger) throw new Refusal(`the ${env} platform publishes no Jaeger`, `check the jaeger output of platform/envs/${env}`);
   const kube = await Kube.connect(ctx, env, out);

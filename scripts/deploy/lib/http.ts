@@ -1,6 +1,24 @@
 // One HTTP request with its time to first byte: used by the smoke test and the cold-start probe.
 import http from 'node:http';
 import https from 'node:https';
+import dns, { type LookupAddress, type LookupOptions } from 'node:dns';
+
+/**
+ * Names under .localhost are loopback (RFC 6761 section 6.3), as curl and browsers resolve them; the system resolver
+ * does not, so the local cluster's URLs (http://<service>-<namespace>.localhost:<port>) need this.
+ */
+export function lookup(
+  hostname: string,
+  options: LookupOptions,
+  callback: (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void,
+): void {
+  if (hostname === 'localhost' || hostname.endsWith('.localhost')) {
+    if (options.all) callback(null, [{ address: '127.0.0.1', family: 4 }]);
+    else callback(null, '127.0.0.1', 4);
+    return;
+  }
+  dns.lookup(hostname, options, callback as never);
+}
 
 export interface Probe {
   status: number;
@@ -24,7 +42,7 @@ export function get(url: string, opts: ProbeOptions = {}): Promise<Probe> {
     const t0 = performance.now();
     const req = mod.request(
       u,
-      { method: 'GET', headers: { 'user-agent': 'knative-fn-deploy', ...opts.headers }, agent: false },
+      { method: 'GET', headers: { 'user-agent': 'knative-fn-deploy', ...opts.headers }, agent: false, lookup },
       (res) => {
         const ttfbMs = performance.now() - t0;
         let body = '';

@@ -54,6 +54,7 @@ export class Kube {
   }
 
   static async connect(ctx: Context, env: EnvName, out: PlatformOutputs): Promise<Kube> {
+    if (out.local) return new Kube(ctx, out.local.kubeconfig, out.namespace);
     const dir = stateDir(ctx, env);
     mkdirSync(dir, { recursive: true });
     const kubeconfig = join(dir, 'kubeconfig');

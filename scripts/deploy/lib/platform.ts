@@ -1,10 +1,12 @@
 // The platform (platform/envs/<env>): applied and destroyed through scripts/platform.sh; its outputs read from the
 // SSM parameter the platform writes (`/<project>/<env>/platform-outputs`), which both a person with admin access
 // and CI's deploy role (no state access) can read.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run, runRaw } from './exec.ts';
 import { platformDir, type Context, type EnvName } from './config.ts';
+import { NODE_IP, paths as clusterPaths, PORTS } from '../../cluster/lib/layout.ts';
+import { Refusal } from './steps.ts';
 
 /** What the deploy needs from the platform: the `deploy` output object of platform/envs/<env>. */
 export interface PlatformOutputs {
@@ -24,6 +26,10 @@ export interface PlatformOutputs {
   otlpEndpoint?: string;
   grafana?: PortForward;
   jaeger?: PortForward;
+  /** Jaeger's query API reachable as is (the local cluster's), instead of a port-forward. */
+  jaegerUrl?: string;
+  /** The local cluster only: its kubeconfig, and the host port forwarded to its ingress. */
+  local?: { kubeconfig: string; ingressPort: number };
 }
 
 export interface PortForward {
@@ -94,7 +100,32 @@ export async function destroy(ctx: Context, env: EnvName): Promise<void> {
   await run(platformScript(ctx), ['destroy', env], { cwd: ctx.root, env: ctx.env, stream: true });
 }
 
+/**
+ * The local cluster's stand-in for the platform outputs: the same names the platform gives dev (namespace,
+ * service, service account), images from dev.local (Knative resolves no tag there), no secrets (no AWS).
+ */
+export function localOutputs(ctx: Context): PlatformOutputs {
+  const cluster = clusterPaths(ctx.env);
+  if (!existsSync(cluster.pidFile) || !existsSync(cluster.kubeconfig)) {
+    throw new Refusal('no local cluster runs', 'start it with make cluster (make cluster-down stops it)');
+  }
+  return {
+    clusterName: 'knative-fn-local',
+    region: 'us-east-1',
+    ecrRepositoryUrl: 'dev.local/knative-fn',
+    namespace: 'functions',
+    serviceName: 'knative-fn',
+    serviceAccount: 'knative-fn',
+    secretArns: [],
+    architecture: 'amd64',
+    otlpEndpoint: `http://otel-collector.observability.svc.cluster.local:${PORTS.otlpHttp}`,
+    jaegerUrl: `http://${NODE_IP}:${PORTS.jaegerQuery}`,
+    local: { kubeconfig: cluster.kubeconfig, ingressPort: Number(ctx.env.CLUSTER_PORT || 8180) },
+  };
+}
+
 export async function outputs(ctx: Context, env: EnvName): Promise<PlatformOutputs> {
+  if (env === 'local') return localOutputs(ctx);
   const p = outputsParameter(ctx, env);
   const r = await runRaw('aws', ['ssm', 'get-parameter', '--region', p.region, '--name', p.name, '--query', 'Parameter.Value', '--output', 'text'], {
     cwd: ctx.root,
