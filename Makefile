@@ -58,6 +58,7 @@ deploy-local: build ## Deploy the built function to the running local cluster (h
 .PHONY: test-cluster
 test-cluster: build ## Run the cluster suite alone (starts and stops a local cluster; CLUSTER_KUBECONFIG=... points it at another)
 	scripts/tools/install.sh helm jaeger
+	node scripts/cluster/main.ts build
 	node scripts/test.mjs scripts/test/cluster/knative.test.ts
 
 .PHONY: cluster-down
@@ -67,7 +68,8 @@ cluster-down: ## Stop the local cluster and remove everything it made (processes
 ##@ Test
 
 .PHONY: test
-test: tools build ## Run every test suite (function, local stack, chart, platform, scripts) and print "N passed, N failed"
+test: tools build ## Run every test suite (function, local stack, chart, platform, local cluster, scripts) and print "N passed, N failed"
+	node scripts/cluster/main.ts build
 	node scripts/test.mjs
 
 ##@ Chart

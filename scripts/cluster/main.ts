@@ -6,6 +6,7 @@
  *   node scripts/cluster/main.ts down    stop it and remove everything it made (make cluster-down)
  *   node scripts/cluster/main.ts status  say whether it runs, and where
  *   node scripts/cluster/main.ts serve   the supervisor itself, in the foreground (what `up` starts)
+ *   node scripts/cluster/main.ts build   build (or find cached) the cluster's binaries and install iptables/conntrack
  *
  * Ctrl-C while `up` waits stops the bring-up and removes what it made. Needs root (network namespaces, iptables).
  * Environment: CLUSTER_PORT (host port forwarded to the ingress, default 8180), KNATIVE_FN_CLUSTER_DIR (state,
@@ -16,7 +17,9 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, rmS
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { portInUse } from '../dev/lib/wait.ts';
+import { ensureBinaries } from './lib/build.ts';
 import { Cluster } from './lib/cluster.ts';
+import { ensureHostPackages } from './lib/network.ts';
 import { CLUSTER_NETNS, paths, ROOT } from './lib/layout.ts';
 import { clusterNetworkExists, removeClusterNetwork } from './lib/network.ts';
 
@@ -90,6 +93,7 @@ async function serve(): Promise<number> {
 /** Starts the supervisor in the background and follows its log until it is ready or fails. */
 async function up(): Promise<number> {
   if (process.getuid?.() !== 0) return fail('needs root (network namespaces, veth, iptables)', 'run it as root, as CI does');
+  ensureHostPackages(say);
   const running = supervisorPid();
   if (running) {
     say(`the cluster already runs (supervisor pid ${running})`);
@@ -187,8 +191,16 @@ function status(): number {
   return 0;
 }
 
+async function build(): Promise<number> {
+  const t = Date.now();
+  ensureHostPackages(say);
+  await ensureBinaries(p, say);
+  say(`cluster binaries ready in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+  return 0;
+}
+
 const command = process.argv[2] ?? 'up';
-const commands: Record<string, () => Promise<number> | number> = { up, down, status, serve };
+const commands: Record<string, () => Promise<number> | number> = { up, down, status, serve, build };
 if (!commands[command]) {
   process.stderr.write(`usage: node scripts/cluster/main.ts up|down|status|serve\n`);
   process.exit(2);

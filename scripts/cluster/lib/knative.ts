@@ -20,7 +20,7 @@ export interface KnativeServingSpec {
   config?: Record<string, Record<string, string>>;
 }
 
-interface Manifest {
+export interface Manifest {
   apiVersion?: string;
   kind?: string;
   metadata?: { name?: string; namespace?: string };

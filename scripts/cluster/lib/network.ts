@@ -37,6 +37,26 @@ export function pidsIn(ns: string): number[] {
   }
 }
 
+/** kube-proxy needs iptables and conntrack; installed from the distribution's packages when missing (root). */
+export function ensureHostPackages(say: (line: string) => void): void {
+  const missing = ['iptables', 'conntrack'].filter((cmd) => {
+    try {
+      execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
+      return false;
+    } catch {
+      return true;
+    }
+  });
+  if (missing.length === 0) return;
+  say(`installing ${missing.join(' and ')} with apt-get (kube-proxy needs them)`);
+  try {
+    execFileSync('apt-get', ['update', '-qq'], { stdio: 'ignore' });
+    execFileSync('apt-get', ['install', '-y', '-qq', ...missing], { stdio: 'ignore', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  } catch (err) {
+    throw new Error(`could not install ${missing.join(', ')} with apt-get: ${(err as Error).message}; install them, then run make cluster again`);
+  }
+}
+
 export function clusterNetworkExists(): boolean {
   return namespaces().includes(CLUSTER_NETNS);
 }

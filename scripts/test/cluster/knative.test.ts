@@ -32,6 +32,9 @@ const knativeValues = parse(readFileSync(join(ROOT, 'scripts', 'cluster', 'knati
 const chartLocal = parse(readFileSync(join(ROOT, 'chart', 'ci', 'local-values.yaml'), 'utf8')) as { autoscaling: { window: string } };
 const seconds = (d: string): number => Number(/^(\d+)s$/.exec(d)?.[1] ?? Number.NaN);
 
+// Bring-up, deploy and the suite take minutes; the binaries are built before (make test runs `main.ts build`).
+t.setTimeout(30 * 60_000);
+
 t.test('Knative Service on a real cluster', { timeout: 30 * 60_000 }, async (t) => {
   const started = Date.now();
   const target = await acquire();

@@ -1,0 +1,84 @@
+/**
+ * The local cluster's pieces that need no cluster: versions in step with the platform, the platform's Knative
+ * configuration turned into Knative's config maps, the image map, and the local environment of the deploy flow.
+ */
+import t from 'tap';
+import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { requiredVersion } from '../../cluster/lib/build.ts';
+import { dockerfileEnv, imagesFile, nodeServices } from '../../cluster/lib/cluster.ts';
+import { applyConfig, platformKnativeServing } from '../../cluster/lib/knative.ts';
+import { INGRESS_CLASS, ROOT } from '../../cluster/lib/layout.ts';
+import { callableUrl, distTag } from '../../deploy/lib/flows.ts';
+import { lookup } from '../../deploy/lib/http.ts';
+import type { PlatformOutputs } from '../../deploy/lib/platform.ts';
+
+const versions = JSON.parse(readFileSync(join(ROOT, 'platform', 'versions.json'), 'utf8')) as {
+  knative: { servingModule: string };
+  kubernetes: { version: string };
+};
+
+t.test('the cluster builds the Knative Serving and Kubernetes versions the platform runs', async (t) => {
+  t.equal(requiredVersion('knative.dev/serving'), versions.knative.servingModule, 'knative.dev/serving = platform/versions.json knative.servingModule');
+  t.match(requiredVersion('k8s.io/kubernetes'), new RegExp(`^v${versions.kubernetes.version.replace('.', '\\.')}\\.\\d+$`), 'Kubernetes minor = platform/versions.json kubernetes.version');
+  const gomod = readFileSync(join(ROOT, 'scripts', 'cluster', 'k8s', 'go.mod'), 'utf8');
+  const k8s = requiredVersion('k8s.io/kubernetes');
+  const staging = `v0.${k8s.slice(3)}`;
+  const replaces = [...gomod.matchAll(/^\s+(k8s\.io\/\S+) => \S+ (v\S+)$/gm)];
+  t.ok(replaces.length >= 30, `${replaces.length} staging modules replaced`);
+  t.same(replaces.filter((m) => m[2] !== staging).map((m) => `${m[1]} ${m[2]}`), [], `every staging module at ${staging}`);
+});
+
+t.test('the platform\'s KnativeServing config becomes Knative\'s config maps, as the operator applies it', async (t) => {
+  const spec = platformKnativeServing(join(ROOT, 'bin', 'helm'), join(ROOT, 'scripts', 'cluster', 'knative-values.yaml'));
+  t.equal(spec.config?.network?.['ingress-class'], INGRESS_CLASS, 'the platform sets Kourier\'s ingress class (the class the local ingress serves)');
+  const shipped: Parameters<typeof applyConfig>[0] = [
+    { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'config-network', namespace: 'knative-serving' }, data: { _example: 'x', 'ingress-class': 'istio' } },
+    { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'config-autoscaler', namespace: 'knative-serving' }, data: { _example: 'y' } },
+  ];
+  const merged = applyConfig(structuredClone(shipped), { network: { 'ingress-class': INGRESS_CLASS }, autoscaler: { 'scale-to-zero-grace-period': '10s' } });
+  t.same(merged[0]!.data, { _example: 'x', 'ingress-class': INGRESS_CLASS }, 'keys merged over the shipped ConfigMap, the rest kept');
+  t.same(merged[1]!.data, { _example: 'y', 'scale-to-zero-grace-period': '10s' });
+  t.throws(() => applyConfig(structuredClone(shipped), { netwrk: { a: 'b' } }), /spec\.config\.netwrk.*config-netwrk/, 'a config name Knative does not have is an error, not ignored');
+});
+
+t.test('the image map: Knative\'s ko:// images and the function with the Dockerfile\'s ENV', async (t) => {
+  const file = JSON.parse(imagesFile({ k8sDir: '/cache/k8s', agent: '', ingress: '', kubernetesVersion: '', servingVersion: '' })) as {
+    images: Array<{ match: string; command: string[]; workingDir?: string; env: Record<string, string> }>;
+  };
+  const byMatch = new Map(file.images.map((i) => [i.match, i]));
+  t.same(byMatch.get('ko://knative.dev/serving/cmd/queue')?.command, ['/cache/k8s/queue']);
+  const fn = byMatch.get('dev.local/knative-fn:*');
+  t.same(fn?.command, [join(ROOT, 'node_modules', '.bin', 'node'), 'dist/server.js'], 'the function runs on the project\'s Node 24');
+  t.equal(fn?.workingDir, ROOT);
+  t.same(fn?.env, dockerfileEnv(join(ROOT, 'Dockerfile')), 'with the image\'s environment');
+  t.equal(fn?.env.NODE_ENV, 'production');
+  const dir = mkdtempSync(join(tmpdir(), 'dockerfile-'));
+  writeFileSync(join(dir, 'Dockerfile'), 'FROM a AS build\nENV BUILD_ONLY=1\nFROM b\nENV A=1 B="two words"\nENV C=3\n');
+  t.same(dockerfileEnv(join(dir, 'Dockerfile')), { A: '1', B: 'two words', C: '3' }, 'only the last stage\'s ENV');
+});
+
+t.test('node-level Services have endpoints on the node address', async (t) => {
+  const yaml = nodeServices();
+  for (const name of ['kourier', 'kourier-internal', 'otel-collector']) t.match(yaml, `kubernetes.io/service-name: ${name}`);
+  t.match(yaml, /addresses: \["10\.250\.0\.1"\]/);
+});
+
+t.test('the deploy flow\'s local environment', async (t) => {
+  const local = { local: { kubeconfig: 'k', ingressPort: 8180 } } as PlatformOutputs;
+  t.equal(callableUrl('https://knative-fn-functions.localhost', local), 'http://knative-fn-functions.localhost:8180', 'Knative\'s https URL becomes the forwarded port');
+  t.equal(callableUrl('https://fn.example.com', {} as PlatformOutputs), 'https://fn.example.com', 'AWS URLs stay as they are');
+  const root = mkdtempSync(join(tmpdir(), 'dist-'));
+  mkdirSync(join(root, 'dist'));
+  writeFileSync(join(root, 'dist', 'server.js'), 'a');
+  const first = distTag(root);
+  t.match(first, /^sha-[0-9a-f]{16}$/);
+  t.equal(distTag(root), first, 'the same build is the same tag (no new revision)');
+  writeFileSync(join(root, 'dist', 'server.js'), 'b');
+  t.not(distTag(root), first, 'a new build is a new tag (a new revision)');
+  const resolved = await new Promise<string>((resolve, reject) =>
+    lookup('knative-fn-functions.localhost', {}, (err, address) => (err ? reject(err) : resolve(String(address)))),
+  );
+  t.equal(resolved, '127.0.0.1', '*.localhost resolves to loopback (RFC 6761)');
+});
