@@ -120,8 +120,8 @@ logs: ## Show the function's logs in ENV=dev|prod (FOLLOW=1 to follow, TAIL=N li
 	$(DEPLOY) logs $(DEPLOY_ENV)
 
 .PHONY: coldstart
-coldstart: ## Measure scale-from-zero in ENV (default dev): wait for zero pods, one request, N=10 times; p50/p95/max + phases
-	node scripts/coldstart.ts --env $(DEPLOY_ENV) --samples $(N)
+coldstart: ## Measure scale-from-zero in ENV (default dev; local = make cluster): wait for zero pods, one request, N=10 times; p50/p95/max + phases (SERVICE= another ksvc)
+	node scripts/coldstart.ts --env $(DEPLOY_ENV) --samples $(N) $(if $(SERVICE),--service '$(SERVICE)')
 
 ##@ Platform
 

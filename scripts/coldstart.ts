@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // make coldstart ENV=dev N=10: the scale-from-zero probe against a deployed revision.
-//   node scripts/coldstart.ts --env dev [--samples 10] [--json out.json]
+//   node scripts/coldstart.ts --env dev [--samples 10] [--json out.json] [--service <ksvc name>]
 // Waits until the latest ready revision has zero pods, sends GET /, records the time to first byte and the
 // function's own Server-Timing phases; repeats; prints p50/p95/max. Env: COLDSTART_POLL_SECONDS (5),
 // COLDSTART_ZERO_TIMEOUT_SECONDS (600), COLDSTART_REQUEST_TIMEOUT_SECONDS (120).
@@ -17,7 +17,7 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
   try {
     const { values } = parseArgs({
       args: argv,
-      options: { env: { type: 'string', default: 'dev' }, samples: { type: 'string', default: '10' }, json: { type: 'string' } },
+      options: { env: { type: 'string', default: 'dev' }, samples: { type: 'string', default: '10' }, json: { type: 'string' }, service: { type: 'string' } },
     });
     const env = values.env;
     if (!isEnv(env)) throw new Refusal(`unknown environment "${env ?? ''}"`, 'use ENV=dev, ENV=prod or ENV=local');
@@ -27,11 +27,13 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
     const envCtx = forEnv(ctx, env);
     const out = await platform.outputs(envCtx, env);
     const kube = await Kube.connect(envCtx, env, out);
-    const svc = await kube.getService(out.serviceName);
+    // --service: another Knative Service in the function's namespace, measured the same way (a baseline).
+    const name = values.service || out.serviceName;
+    const svc = await kube.getService(name);
     const url = callableUrl(svc?.status?.url ?? '', out) || undefined;
     const revision = svc?.status?.latestReadyRevisionName;
-    if (!svc || !url || !revision) throw new Refusal(`${out.serviceName} has no ready revision in ${env}`, `run make deploy-${env}, then make status ENV=${env}`);
-    ctx.log.out(`cold start probe: ${out.serviceName} in ${env}, revision ${revision}, ${url}, ${samples} sample(s)`);
+    if (!svc || !url || !revision) throw new Refusal(`${name} has no ready revision in ${env}`, `run make deploy-${env}, then make status ENV=${env}`);
+    ctx.log.out(`cold start probe: ${name} in ${env}, revision ${revision}, ${url}, ${samples} sample(s)`);
 
     const seconds = (name: string, dflt: number): number => Number(ctx.env[name] || dflt) * 1000;
     const results = await probe(
