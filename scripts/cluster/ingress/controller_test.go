@@ -10,6 +10,8 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/runtime"
+	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/client-go/tools/cache"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	discoverylisters "k8s.io/client-go/listers/discovery/v1"
@@ -129,6 +131,16 @@ func TestControllerSyncMarksReadyAfterTableIsLive(t *testing.T) {
 	idx.Add(mine)
 	idx.Add(other)
 	router := NewRouter(fakeResolve{}.resolve, quietLog())
+	// Ready must not be written before the rule is served: check the live table when the status update is sent.
+	liveAtUpdate := false
+	client.PrependReactor("update", "ingresses", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if a.GetSubresource() == "status" {
+			r := httptest.NewRequest("GET", "/", nil)
+			r.Host = "hello.default.example.com"
+			liveAtUpdate = router.Table().Match(r, false) != nil
+		}
+		return false, nil, nil
+	})
 	c := &Controller{Class: class, PublicDomain: "kourier.kourier-system.svc.cluster.local",
 		PrivateDomain: "kourier-internal.kourier-system.svc.cluster.local",
 		Lister:        netlisters.NewIngressLister(idx), Client: client, Router: router, Log: quietLog()}
@@ -136,6 +148,9 @@ func TestControllerSyncMarksReadyAfterTableIsLive(t *testing.T) {
 		t.Fatal("sync reported a failure")
 	}
 
+	if !liveAtUpdate {
+		t.Error("status was written before the routing table served the KIngress")
+	}
 	req := httptest.NewRequest("GET", "/", nil)
 	req.Host = "hello.default.example.com"
 	if router.Table().Match(req, false) == nil {

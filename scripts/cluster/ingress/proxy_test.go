@@ -111,6 +111,9 @@ func TestProxyAppendHeadersHostAndVisibility(t *testing.T) {
 	if got := e.Header.Values("Knative-Serving-Revision"); len(got) != 1 || got[0] != "hello-00002" {
 		t.Errorf("split appendHeaders should replace the client's value, got %v", got)
 	}
+	if got := e.Header.Get("Knative-Serving-Tag"); got != "beta" {
+		t.Errorf("path appendHeaders: Knative-Serving-Tag = %q", got)
+	}
 	if got := e.Header.Get("Knative-Serving-Namespace"); got != "default" {
 		t.Errorf("Knative-Serving-Namespace = %q", got)
 	}
@@ -163,44 +166,55 @@ func TestProxyUpstreamDown502(t *testing.T) {
 	}
 }
 
-// The first chunk must reach the client while the backend is still writing (no buffering).
+// The first bytes must reach the client while the backend is still writing (no buffering), both for a chunked
+// response and for one with a Content-Length (which net/http/httputil would otherwise buffer).
 func TestProxyStreams(t *testing.T) {
-	release := make(chan struct{})
-	b := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/event-stream")
-		fmt.Fprint(w, "data: first\n\n")
-		w.(http.Flusher).Flush()
-		select {
-		case <-release:
-		case <-time.After(10 * time.Second):
-		}
-		fmt.Fprint(w, "data: second\n\n")
-	}))
-	defer b.Close()
-	defer close(release)
-	ing := kingress("sse", rule(v1alpha1.IngressVisibilityExternalIP, []string{"sse.example.com"},
-		v1alpha1.HTTPIngressPath{Splits: []v1alpha1.IngressBackendSplit{split("sse", 100, nil)}}))
-	ext, _ := startIngress(t, fakeResolve{"sse": {{Addr: addrOf(b)}}}, ing)
+	for _, fixed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("content-length=%v", fixed), func(t *testing.T) {
+			release := make(chan struct{})
+			b := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/x-ndjson")
+				if fixed {
+					w.Header().Set("Content-Length", "25")
+				}
+				fmt.Fprint(w, "{\"n\":1}\n")
+				w.(http.Flusher).Flush()
+				select {
+				case <-release:
+				case <-time.After(10 * time.Second):
+				}
+				fmt.Fprint(w, "{\"n\":2, \"end\":1}\n")
+			}))
+			defer b.Close()
+			defer close(release)
+			ing := kingress("stream", rule(v1alpha1.IngressVisibilityExternalIP, []string{"stream.example.com"},
+				v1alpha1.HTTPIngressPath{Splits: []v1alpha1.IngressBackendSplit{split("stream", 100, nil)}}))
+			ext, _ := startIngress(t, fakeResolve{"stream": {{Addr: addrOf(b)}}}, ing)
 
-	req, _ := http.NewRequest("GET", ext.URL+"/", nil)
-	req.Host = "sse.example.com"
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	line := make(chan string, 1)
-	go func() {
-		l, _ := bufio.NewReader(resp.Body).ReadString('\n')
-		line <- l
-	}()
-	select {
-	case l := <-line:
-		if l != "data: first\n" {
-			t.Errorf("first line %q", l)
-		}
-	case <-time.After(3 * time.Second):
-		t.Fatal("first chunk did not arrive while the backend was still writing: the proxy buffers")
+			// The request and the first read both run under the deadline: without flushing, even the response
+			// headers stay in the proxy's buffer until the backend finishes.
+			line := make(chan string, 1)
+			go func() {
+				req, _ := http.NewRequest("GET", ext.URL+"/", nil)
+				req.Host = "stream.example.com"
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					line <- "error: " + err.Error()
+					return
+				}
+				defer resp.Body.Close()
+				l, _ := bufio.NewReader(resp.Body).ReadString('\n')
+				line <- l
+			}()
+			select {
+			case l := <-line:
+				if l != "{\"n\":1}\n" {
+					t.Errorf("first line %q", l)
+				}
+			case <-time.After(3 * time.Second):
+				t.Fatal("first line did not arrive while the backend was still writing: the proxy buffers")
+			}
+		})
 	}
 }
 

@@ -132,10 +132,7 @@ func compileRoute(key string, p *v1alpha1.HTTPIngressPath) *Route {
 		r.Headers[http.CanonicalHeaderKey(name)] = m.Exact
 	}
 	for _, s := range p.Splits {
-		percent := s.Percent
-		if len(p.Splits) == 1 && percent == 0 {
-			percent = 100 // "If only one split is specified, we default to 100."
-		}
+		percent := s.Percent // a lone split without percent gets all traffic through Pick's equal-share rule
 		r.Splits = append(r.Splits, Split{
 			Namespace:     s.ServiceNamespace,
 			Service:       s.ServiceName,
