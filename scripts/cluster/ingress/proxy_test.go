@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 	"github.com/gorilla/websocket"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"knative.dev/networking/pkg/apis/networking/v1alpha1"
+	"knative.dev/networking/pkg/ingress"
 )
 
 // echo is what the test backends answer: the request as they saw it.
@@ -128,6 +130,27 @@ func TestProxyAppendHeadersHostAndVisibility(t *testing.T) {
 	}
 	if resp, body := get(t, http.DefaultClient, ext.URL, "hello.default.svc.cluster.local", "/", nil); resp.StatusCode != 404 {
 		t.Errorf("a cluster-local host on the external listener should be 404, got %d %s", resp.StatusCode, body)
+	}
+}
+
+// The probe routes of knative.dev/networking: K-Network-Hash: override is replaced by the KIngress's hash, any
+// other value passes through (what the conformance test headers/probe checks).
+func TestProxyProbeHash(t *testing.T) {
+	b := echoBackend(t, "rev1")
+	ing := helloIngress()
+	ext, _ := startIngress(t, fakeResolve{"hello-00001": {{Addr: addrOf(b)}}, "hello-00002": {{Addr: addrOf(b)}}}, ing)
+	sum, err := ingress.ComputeHash(ing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := hex.EncodeToString(sum[:])
+	_, body := get(t, http.DefaultClient, ext.URL, "hello.default.example.com", "/", map[string]string{"K-Network-Probe": "probe", "K-Network-Hash": "override"})
+	if got := decode(t, body).Header.Get("K-Network-Hash"); got != want {
+		t.Errorf("K-Network-Hash = %q, want the KIngress hash %q", got, want)
+	}
+	_, body = get(t, http.DefaultClient, ext.URL, "hello.default.example.com", "/", map[string]string{"K-Network-Probe": "probe", "K-Network-Hash": "abc"})
+	if got := decode(t, body).Header.Get("K-Network-Hash"); got != "abc" {
+		t.Errorf("K-Network-Hash = %q, want the client's abc", got)
 	}
 }
 

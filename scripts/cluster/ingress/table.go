@@ -94,6 +94,12 @@ func BuildTable(ings []*v1alpha1.Ingress) *Table {
 	t := &Table{external: newHostRoutes(), internal: newHostRoutes(), ready: map[string]int64{}}
 	for _, ing := range ings {
 		key := ing.Namespace + "/" + ing.Name
+		t.ready[key] = ing.Generation
+		// Like Kourier, serve the probe routes of knative.dev/networking: a request with K-Network-Hash: override
+		// gets K-Network-Hash: <hash of this KIngress> added, so a prober can tell which version is live.
+		if probed := ing.DeepCopy(); insertProbe(probed) {
+			ing = probed
+		}
 		for _, rule := range ing.Spec.Rules {
 			if rule.HTTP == nil {
 				continue
@@ -112,9 +118,15 @@ func BuildTable(ings []*v1alpha1.Ingress) *Table {
 				}
 			}
 		}
-		t.ready[key] = ing.Generation
 	}
 	return t
+}
+
+// insertProbe adds the probe paths to every rule; it reports false (and the caller serves the spec as is) when the
+// library refuses, e.g. for a rule without an http block.
+func insertProbe(ing *v1alpha1.Ingress) bool {
+	_, err := ingress.InsertProbe(ing)
+	return err == nil
 }
 
 func compileRoute(key string, p *v1alpha1.HTTPIngressPath) *Route {
