@@ -14,7 +14,6 @@ import (
 	corelisters "k8s.io/client-go/listers/core/v1"
 	discoverylisters "k8s.io/client-go/listers/discovery/v1"
 	"knative.dev/networking/pkg/apis/networking"
-	"knative.dev/pkg/network"
 )
 
 // Backend is one ready endpoint of a split's Service port.
@@ -28,6 +27,7 @@ type Backend struct {
 type Resolver struct {
 	Services       corelisters.ServiceLister
 	EndpointSlices discoverylisters.EndpointSliceLister
+	ClusterDomain  string // for ExternalName targets that are cluster Services; "" means cluster.local
 }
 
 // ErrNoEndpoints is returned (wrapped) when a Service exists but has no ready endpoint for the port.
@@ -117,7 +117,11 @@ func (r *Resolver) resolveExternalName(svc *corev1.Service, port intstr.IntOrStr
 		}
 	}
 	host := strings.TrimSuffix(strings.ToLower(svc.Spec.ExternalName), ".")
-	if rest, ok := strings.CutSuffix(host, ".svc."+network.GetClusterDomainName()); ok && depth < 3 {
+	domain := r.ClusterDomain
+	if domain == "" {
+		domain = "cluster.local"
+	}
+	if rest, ok := strings.CutSuffix(host, ".svc."+domain); ok && depth < 3 {
 		if name, ns, ok := strings.Cut(rest, "."); ok && !strings.Contains(ns, ".") {
 			return r.resolve(ns, name, port, depth+1)
 		}

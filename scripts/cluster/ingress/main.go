@@ -46,7 +46,7 @@ func main() {
 	flag.StringVar(&o.internalAddr, "internal-addr", ":8081", "listen address of the cluster-local listener (ExternalIP and ClusterLocal rules)")
 	flag.StringVar(&o.publicDomain, "public-domain", "kourier.kourier-system.svc.cluster.local", "domainInternal reported as the public load balancer")
 	flag.StringVar(&o.privateDomain, "private-domain", "kourier-internal.kourier-system.svc.cluster.local", "domainInternal reported as the private load balancer")
-	flag.StringVar(&o.clusterDomain, "cluster-domain", "cluster.local", "cluster DNS domain (short host forms name.ns and name.ns.svc are served for cluster-local hosts)")
+	flag.StringVar(&o.clusterDomain, "cluster-domain", "cluster.local", "cluster DNS domain: an ExternalName target name.ns.svc.<domain> is routed to that Service's endpoints")
 	flag.StringVar(&o.healthAddr, "health-addr", "", "if set, serve GET /healthz there: 200 once the caches are synced and the first table is live")
 	flag.BoolVar(&o.verbose, "v", false, "debug logging")
 	flag.Parse()
@@ -63,10 +63,6 @@ func main() {
 }
 
 func run(o options, log *slog.Logger) error {
-	// knative.dev/pkg/network reads the cluster domain from CLUSTER_DOMAIN before resolv.conf.
-	if os.Getenv("CLUSTER_DOMAIN") == "" {
-		os.Setenv("CLUSTER_DOMAIN", o.clusterDomain)
-	}
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	rules.ExplicitPath = o.kubeconfig
 	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
@@ -95,7 +91,7 @@ func run(o options, log *slog.Logger) error {
 	svcInf.Informer()
 	esInf.Informer()
 
-	resolver := &Resolver{Services: svcInf.Lister(), EndpointSlices: esInf.Lister()}
+	resolver := &Resolver{Services: svcInf.Lister(), EndpointSlices: esInf.Lister(), ClusterDomain: o.clusterDomain}
 	router := NewRouter(resolver.Resolve, log)
 	ctrl := &Controller{
 		Class:         o.class,

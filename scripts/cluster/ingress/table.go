@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/apimachinery/pkg/util/sets"
 	"knative.dev/networking/pkg/apis/networking/v1alpha1"
 	"knative.dev/networking/pkg/ingress"
 )
@@ -82,8 +81,7 @@ func (h hostRoutes) lookup(host string) []*Route {
 
 // BuildTable compiles the KIngresses (already filtered by class) into a routing table. Rules keep the order of
 // the spec (first match wins, as in Envoy's route list); KIngresses are taken in namespace/name order so that the
-// result does not depend on informer order. Cluster-local hosts are expanded to their short forms
-// (name.ns.svc, name.ns) as Knative's networking library does for every ingress implementation.
+// result does not depend on informer order.
 func BuildTable(ings []*v1alpha1.Ingress) *Table {
 	sort.Slice(ings, func(i, j int) bool {
 		if ings[i].Namespace != ings[j].Namespace {
@@ -104,8 +102,8 @@ func BuildTable(ings []*v1alpha1.Ingress) *Table {
 			if rule.HTTP == nil {
 				continue
 			}
-			hosts := sets.List(ingress.ExpandedHosts(sets.New(rule.Hosts...)))
-			if len(rule.Hosts) == 0 {
+			hosts := rule.Hosts // as listed: Serving already writes the short cluster-local forms, Kourier adds none
+			if len(hosts) == 0 {
 				hosts = []string{"*"}
 			}
 			for i := range rule.HTTP.Paths {
@@ -183,7 +181,8 @@ func (t *Table) Match(r *http.Request, internal bool) *Route {
 		}
 		ok := true
 		for name, want := range route.Headers {
-			if r.Header.Get(name) != want {
+			// An empty exact value only asks for the header to be present, as Kourier's Envoy matcher does.
+			if vs := r.Header.Values(name); len(vs) == 0 || (want != "" && vs[0] != want) {
 				ok = false
 				break
 			}

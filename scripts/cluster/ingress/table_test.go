@@ -35,7 +35,7 @@ func helloIngress() *v1alpha1.Ingress {
 	rev2 := split("hello-00002", 10, map[string]string{"Knative-Serving-Namespace": "default", "Knative-Serving-Revision": "hello-00002"})
 	beta := split("hello-00002", 100, map[string]string{"Knative-Serving-Namespace": "default", "Knative-Serving-Revision": "hello-00002"})
 	return kingress("hello",
-		rule(v1alpha1.IngressVisibilityClusterLocal, []string{"hello.default.svc.cluster.local"},
+		rule(v1alpha1.IngressVisibilityClusterLocal, []string{"hello.default", "hello.default.svc", "hello.default.svc.cluster.local"},
 			v1alpha1.HTTPIngressPath{Headers: map[string]v1alpha1.HeaderMatch{"knative-serving-tag": {Exact: "beta"}},
 				AppendHeaders: map[string]string{"Knative-Serving-Tag": "beta"}, Splits: []v1alpha1.IngressBackendSplit{beta}},
 			v1alpha1.HTTPIngressPath{Splits: []v1alpha1.IngressBackendSplit{rev1, rev2}}),
@@ -68,10 +68,11 @@ func TestVisibility(t *testing.T) {
 		{"hello.default.example.com", true, true}, // ExternalIP rules are served on the internal listener too
 		{"hello.default.svc.cluster.local", false, false},
 		{"hello.default.svc.cluster.local", true, true},
-		{"hello.default.svc", true, true}, // short forms of cluster-local hosts
+		{"hello.default.svc", true, true}, // short forms, listed by Serving
 		{"hello.default", true, true},
 		{"hello.default", false, false},
 		{"beta-hello.default.svc.cluster.local", true, true},
+		{"beta-hello.default", true, false}, // hosts are served as listed, not expanded (as in Kourier)
 		{"unknown.example.com", false, false},
 		{"unknown.example.com", true, false},
 	}
@@ -110,6 +111,19 @@ func TestPathAndHeaderMatching(t *testing.T) {
 	}
 	if r := match(tbl, true, "/", local, nil); r == nil || len(r.Splits) != 2 {
 		t.Fatalf("no tag header should take the default route, got %+v", r)
+	}
+}
+
+func TestEmptyExactHeaderMeansPresent(t *testing.T) {
+	ing := kingress("p", rule(v1alpha1.IngressVisibilityExternalIP, []string{"p.example.com"},
+		v1alpha1.HTTPIngressPath{Headers: map[string]v1alpha1.HeaderMatch{"X-Debug": {}}, Splits: []v1alpha1.IngressBackendSplit{split("debug", 100, nil)}},
+		v1alpha1.HTTPIngressPath{Splits: []v1alpha1.IngressBackendSplit{split("main", 100, nil)}}))
+	tbl := BuildTable([]*v1alpha1.Ingress{ing})
+	if r := match(tbl, false, "/", "p.example.com", map[string]string{"X-Debug": "anything"}); r == nil || r.Splits[0].Service != "debug" {
+		t.Errorf("present header should match an empty exact value, got %+v", r)
+	}
+	if r := match(tbl, false, "/", "p.example.com", nil); r == nil || r.Splits[0].Service != "main" {
+		t.Errorf("absent header should fall through, got %+v", r)
 	}
 }
 
