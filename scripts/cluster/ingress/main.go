@@ -81,6 +81,15 @@ func run(o options, log *slog.Logger) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	return serve(ctx, o, log, kube, netc, nil)
+}
+
+// serve runs the ingress until ctx ends: informers, controller and listeners. listening, if not nil, is called with
+// the bound external and internal addresses once the listeners are up (tests listen on port 0).
+func serve(ctx context.Context, o options, log *slog.Logger, kube kubernetes.Interface, netc netclientset.Interface,
+	listening func(external, internal net.Addr)) error {
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
 
 	kf := kubeinformers.NewSharedInformerFactory(kube, 10*time.Minute)
 	nf := netinformers.NewSharedInformerFactory(netc, 10*time.Minute)
@@ -120,32 +129,47 @@ func run(o options, log *slog.Logger) error {
 			})})
 	}
 	errc := make(chan error, len(servers))
+	var addrs []net.Addr
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		for _, s := range servers {
+			s.Shutdown(sctx)
+		}
+	}()
 	for _, s := range servers {
 		ln, err := net.Listen("tcp", s.Addr)
 		if err != nil {
 			return fmt.Errorf("listening on %s failed (is another ingress running? pick free ports with --external-addr/--internal-addr): %w", s.Addr, err)
 		}
+		addrs = append(addrs, ln.Addr())
 		go func() {
 			if err := s.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				errc <- fmt.Errorf("serving %s: %w", s.Addr, err)
 			}
 		}()
 	}
-	log.Info("listening", "external", o.externalAddr, "internal", o.internalAddr, "class", o.class)
+	log.Info("listening", "external", addrs[0].String(), "internal", addrs[1].String(), "class", o.class)
+	if listening != nil {
+		listening(addrs[0], addrs[1])
+	}
 
 	kf.Start(ctx.Done())
 	nf.Start(ctx.Done())
 	for typ, ok := range kf.WaitForCacheSync(ctx.Done()) {
-		if !ok {
+		if !ok && ctx.Err() == nil {
 			return fmt.Errorf("cache of %v did not sync; check that the apiserver answers and RBAC allows list/watch", typ)
 		}
 	}
 	for typ, ok := range nf.WaitForCacheSync(ctx.Done()) {
-		if !ok {
+		if !ok && ctx.Err() == nil {
 			return fmt.Errorf("cache of %v did not sync; check that the KIngress CRD is installed and RBAC allows list/watch", typ)
 		}
 	}
 	if !cache.WaitForCacheSync(ctx.Done(), ingInf.Informer().HasSynced) {
+		if ctx.Err() != nil {
+			return nil
+		}
 		return errors.New("KIngress cache did not sync")
 	}
 	if !ctrl.Sync(ctx) {
@@ -157,15 +181,9 @@ func run(o options, log *slog.Logger) error {
 
 	select {
 	case <-ctx.Done():
+		log.Info("shutting down")
+		return nil
 	case err := <-errc:
-		stop()
 		return err
 	}
-	log.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	for _, s := range servers {
-		s.Shutdown(sctx)
-	}
-	return nil
 }
