@@ -162,7 +162,7 @@ export class Cluster {
     this.#spawn('kfn-agent', this.bins.agent, [
       `--kubeconfig=${p.kubeconfig}`, `--node-name=${NODE_NAME}`, `--node-ip=${NODE_IP}`, `--pod-cidr=${POD_CIDR}`,
       `--images=${images}`, `--state-dir=${p.agentState}`, `--cluster-domain=${CLUSTER_DOMAIN}`,
-      `--kubelet-port=${PORTS.kubelet}`, `--tls-cert=${k.agentCert}`, `--tls-key=${k.agentKey}`,
+      `--kubelet-port=${PORTS.kubelet}`, `--tls-cert=${k.agentCert}`, `--tls-key=${k.agentKey}`, `--client-ca-file=${k.ca}`,
     ]);
     this.#spawn('kfn-ingress', this.bins.ingress, [
       `--kubeconfig=${p.kubeconfig}`, `--ingress-class=${INGRESS_CLASS}`,
