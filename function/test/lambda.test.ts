@@ -274,11 +274,15 @@ t.test('callback-style handlers and the legacy context methods', async (t) => {
       },
     },
   });
-  const later = await fetch(`${url}/callback`);
+  const signal = () => AbortSignal.timeout(5_000);
+  const later = await fetch(`${url}/callback`, { signal: signal() });
   t.equal(later.status, 202);
   t.equal(await later.text(), 'later');
-  t.equal((await fetch(`${url}/callback-error`)).status, 500);
-  t.equal((await fetch(`${url}/succeed`)).status, 203);
+  t.equal((await fetch(`${url}/callback-error`, { signal: signal() })).status, 500);
+  t.equal((await fetch(`${url}/succeed`, { signal: signal() })).status, 203);
+
+  const sync = await startApp(t, { fn: { handler: (event) => ({ statusCode: 200, body: `sync ${event.rawPath}` }) as never } });
+  t.equal(await (await fetch(`${sync.url}/x`, { signal: signal() })).text(), 'sync /x', "a synchronous handler's return value is the result");
 });
 
 t.test('the shipped example Lambda handler runs unchanged', async (t) => {
