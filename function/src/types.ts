@@ -7,7 +7,7 @@
  * The Lambda types are @types/aws-lambda's (import them from 'aws-lambda', as on Lambda, or from here): a handler
  * typed `APIGatewayProxyHandlerV2` or `Handler` type-checks as it does in a Lambda project.
  */
-import type { APIGatewayProxyEventV2, Callback, Context } from 'aws-lambda';
+import type { Callback, Context } from 'aws-lambda';
 import type { FastifyBaseLogger, FastifyPluginAsync } from 'fastify';
 
 export type {
@@ -39,14 +39,13 @@ export interface FunctionContext extends Context {
 }
 
 /**
- * What the platform calls: Lambda's handler signature. Async handlers return (a promise of) the result; handlers
- * that take a third parameter may answer through the callback instead, as on Lambda's Node.js runtimes.
+ * What the platform calls: Lambda's handler signature. As on Lambda, the event's declared type is the handler's own
+ * business (hono's and middy's handlers declare unions of event sources), so any event type is accepted. Async
+ * handlers return (a promise of) the result; handlers that take a third parameter may answer through the callback
+ * instead, as on Lambda's Node.js runtimes.
  */
-export type LambdaHandler = (
-  event: APIGatewayProxyEventV2,
-  context: FunctionContext,
-  callback: Callback<unknown>,
-) => void | Promise<unknown>;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type LambdaHandler = (event: any, context: FunctionContext, callback: Callback<unknown>) => unknown;
 
 export interface FunctionModule {
   handler?: LambdaHandler;

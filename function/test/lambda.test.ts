@@ -2,7 +2,7 @@ import t from 'tap';
 import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import { functionArn, gatewayPath, gatewayTime, hostName, LAMBDA_PAYLOAD_LIMIT_BYTES, memoryLimitInMB } from '../src/lambda.js';
-import type { Callback, Context, FunctionContext } from '../src/types.js';
+import type { Callback, Context, FunctionModule } from '../src/types.js';
 import { handler as example } from '../examples/lambda.js';
 import { calls, handler } from './fixtures/recording-handler.js';
 import { startApp } from './helpers/app.js';
@@ -281,7 +281,7 @@ t.test('callback-style handlers and the legacy context methods', async (t) => {
   t.equal((await fetch(`${url}/callback-error`, { signal: signal() })).status, 500);
   t.equal((await fetch(`${url}/succeed`, { signal: signal() })).status, 203);
 
-  const sync = await startApp(t, { fn: { handler: (event) => ({ statusCode: 200, body: `sync ${event.rawPath}` }) as never } });
+  const sync = await startApp(t, { fn: { handler: (event: { rawPath: string }) => ({ statusCode: 200, body: `sync ${event.rawPath}` }) } });
   t.equal(await (await fetch(`${sync.url}/x`, { signal: signal() })).text(), 'sync /x', "a synchronous handler's return value is the result");
 });
 
@@ -336,5 +336,5 @@ t.test('helpers', async (t) => {
 
 // A handler typed with @types/aws-lambda's three-parameter signature is a valid handler (checked by tsc).
 const typed: import('aws-lambda').APIGatewayProxyHandlerV2 = async (event, _context, _callback) => ({ statusCode: 200, body: event.rawPath });
-const accepted: (event: never, context: FunctionContext, callback: Callback) => unknown = typed;
+const accepted: FunctionModule = { handler: typed };
 void accepted;
