@@ -7,7 +7,7 @@
  * Where this platform differs, README.md ("Write your function") says so.
  */
 import { context as otelContext, trace } from '@opentelemetry/api';
-import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { SecretStore } from './secrets.js';
@@ -255,20 +255,83 @@ export function sendResult(reply: FastifyReply, result: unknown): FastifyReply {
   return reply.send(Buffer.from(text, structured.isBase64Encoded === true ? 'base64' : 'utf8'));
 }
 
-/** Calls a handler as Lambda's Node.js runtime does: its returned promise, or its callback, gives the result. */
-function invoke(handler: LambdaHandler, event: APIGatewayProxyEventV2, base: Omit<FunctionContext, 'done' | 'fail' | 'succeed'>): Promise<unknown> {
-  return new Promise((resolve, reject) => {
+/** What every invocation's context shares: fixed per process, as on Lambda per execution environment. */
+interface ContextShared {
+  functionName: string;
+  functionVersion: string;
+  invokedFunctionArn: string;
+  memoryLimitInMB: string;
+  logGroupName: string;
+  logStreamName: string;
+  secrets: SecretStore;
+}
+
+const STORE = Symbol('secrets');
+
+/**
+ * Lambda's context for one invocation. A class, so that building one per request costs no more than an object
+ * literal; every documented field is an own property (serialising the context shows them, as on Lambda), the
+ * completion functions are bound closures (`promise.then(context.succeed)` works), and `secrets` is a getter on the
+ * prototype over a symbol-keyed store: neither is enumerable, so logging or serialising the context never prints secret values.
+ */
+class InvocationContext implements FunctionContext {
+  callbackWaitsForEmptyEventLoop = true;
+  readonly functionName: string;
+  readonly functionVersion: string;
+  readonly invokedFunctionArn: string;
+  readonly memoryLimitInMB: string;
+  readonly awsRequestId: string;
+  readonly logGroupName: string;
+  readonly logStreamName: string;
+  readonly logger: FastifyBaseLogger;
+  readonly traceId: string;
+  readonly getRemainingTimeInMillis: () => number;
+  readonly done: (error?: Error | string | null, result?: unknown) => void;
+  readonly fail: (error: Error | string) => void;
+  readonly succeed: (result: unknown) => void;
+  readonly [STORE]: SecretStore;
+
+  constructor(
+    shared: ContextShared,
+    requestId: string,
+    logger: FastifyBaseLogger,
+    traceId: string,
+    deadline: number,
+    resolve: (result: unknown) => void,
+    reject: (error: Error) => void,
+  ) {
+    this.functionName = shared.functionName;
+    this.functionVersion = shared.functionVersion;
+    this.invokedFunctionArn = shared.invokedFunctionArn;
+    this.memoryLimitInMB = shared.memoryLimitInMB;
+    this.awsRequestId = requestId;
+    this.logGroupName = shared.logGroupName;
+    this.logStreamName = shared.logStreamName;
+    this.logger = logger;
+    this.traceId = traceId;
+    this.getRemainingTimeInMillis = () => Math.max(0, deadline - Date.now());
     const fail = (error: unknown) => reject(error instanceof Error ? error : new Error(String(error)));
-    const callback = (error?: Error | string | null, result?: unknown) => (error === undefined || error === null ? resolve(result) : fail(error));
-    // The legacy completion methods (done, fail, succeed) that @types/aws-lambda's Context still declares.
-    const context = Object.defineProperties(base, {
-      done: { value: callback, enumerable: false },
-      fail: { value: fail, enumerable: false },
-      succeed: { value: (result: unknown) => resolve(result), enumerable: false },
-    }) as FunctionContext;
-    const returned = handler(event, context, callback) as unknown;
+    // The callback's contract, and the legacy completion methods @types/aws-lambda's Context still declares.
+    this.done = (error, result) => (error === undefined || error === null ? resolve(result) : fail(error));
+    this.fail = fail;
+    this.succeed = resolve;
+    this[STORE] = shared.secrets;
+  }
+
+  get secrets(): Readonly<Record<string, string>> {
+    // Loggers may read it on a copy of the context (pino's redaction does), where the store is copied along.
+    return this[STORE]?.snapshot() ?? {};
+  }
+}
+
+/** Calls a handler as Lambda's Node.js runtime does: its returned promise, or its callback, gives the result. */
+function invoke(handler: LambdaHandler, event: APIGatewayProxyEventV2, shared: ContextShared, request: FastifyRequest, deadline: number): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const span = request.span ?? trace.getActiveSpan();
+    const context = new InvocationContext(shared, request.id, request.log, span?.spanContext().traceId ?? '', deadline, resolve, reject);
+    const returned = handler(event, context, context.done) as unknown;
     if (typeof (returned as PromiseLike<unknown> | undefined)?.then === 'function') {
-      (returned as PromiseLike<unknown>).then(resolve, fail);
+      (returned as PromiseLike<unknown>).then(resolve, context.fail);
     } else if (handler.length < 3) {
       // A synchronous handler that takes no callback: its return value is the result.
       resolve(returned);
@@ -288,6 +351,7 @@ export const lambdaPlugin: FastifyPluginAsync<LambdaOptions> = async (app, optio
   // Lambda's stream name is <date>/[<version>]<execution environment id>; here the pod (one process per pod).
   const started = new Date();
   const logStreamName = `${started.getUTCFullYear()}/${p2(started.getUTCMonth() + 1)}/${p2(started.getUTCDate())}/[${functionVersion}]${hostname()}`;
+  const shared: ContextShared = { functionName, functionVersion, invokedFunctionArn, memoryLimitInMB: memory, logGroupName, logStreamName, secrets };
 
   // Every content type arrives as raw bytes, so binary bodies round-trip through base64 exactly.
   app.removeAllContentTypeParsers();
@@ -305,28 +369,10 @@ export const lambdaPlugin: FastifyPluginAsync<LambdaOptions> = async (app, optio
       return reply.code(500).header('apigw-requestid', request.id).header('content-type', 'application/json').send(Buffer.from(GATEWAY_ERROR_BODY));
     },
     handler: async (request, reply) => {
-      const began = Date.now();
-      const span = request.span ?? trace.getActiveSpan();
-      const context = Object.defineProperties(
-        {
-          functionName,
-          functionVersion,
-          invokedFunctionArn,
-          memoryLimitInMB: memory,
-          awsRequestId: request.id,
-          logGroupName,
-          logStreamName,
-          callbackWaitsForEmptyEventLoop: true,
-          logger: request.log,
-          traceId: span?.spanContext().traceId ?? '',
-          getRemainingTimeInMillis: () => Math.max(0, timeoutMs - (Date.now() - began)),
-        },
-        // Not enumerable: logging or serialising the context never prints secret values.
-        { secrets: { get: () => secrets.snapshot(), enumerable: false } },
-      ) as Omit<FunctionContext, 'done' | 'fail' | 'succeed'>;
+      const deadline = Date.now() + timeoutMs;
       const event = toEvent(request, request.body as Buffer | undefined, accountId, functionName);
       const ctx = request.otelContext ?? otelContext.active();
-      const result = await otelContext.with(ctx, () => invoke(handler, event, context));
+      const result = await otelContext.with(ctx, () => invoke(handler, event, shared, request, deadline));
       reply.header('apigw-requestid', request.id);
       return sendResult(reply, result);
     },
