@@ -2,10 +2,14 @@
  * An AWS Lambda handler for API Gateway HTTP API (payload format 2.0), as it would run on Lambda. To ship a handler
  * like this one, replace function/src/function.ts with `export { handler } from '../examples/lambda.js';` or with
  * your own module exporting `handler`.
+ *
+ * The types are @types/aws-lambda's: `import type { APIGatewayProxyHandlerV2 } from 'aws-lambda'` works as on
+ * Lambda. FunctionContext is Lambda's Context plus this platform's `logger` (lines carry trace ids), `secrets` and
+ * `traceId`; a handler typed with Lambda's Context alone runs as well.
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, FunctionContext } from '../src/types.js';
 
-export const handler = async (event: APIGatewayProxyEventV2, context: FunctionContext): Promise<APIGatewayProxyResultV2> => {
+export const handler = async (event: APIGatewayProxyEventV2, context: FunctionContext): Promise<APIGatewayProxyResultV2<object>> => {
   context.logger.info({ path: event.rawPath }, 'lambda-style handler invoked');
   if (event.rawPath === '/echo') {
     // Returns the body as received: binary bodies arrive base64-encoded and go back the same way.
@@ -16,12 +20,13 @@ export const handler = async (event: APIGatewayProxyEventV2, context: FunctionCo
       isBase64Encoded: event.isBase64Encoded,
     };
   }
-  // A plain value: API Gateway sends it as a 200 JSON body.
+  // A value without statusCode: API Gateway sends it as a 200 JSON body.
   return {
     path: event.rawPath,
     method: event.requestContext.http.method,
-    query: event.queryStringParameters ?? {},
+    query: { ...event.queryStringParameters },
     function: context.functionName,
+    arn: context.invokedFunctionArn,
     remainingMs: context.getRemainingTimeInMillis(),
   };
 };

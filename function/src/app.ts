@@ -4,7 +4,7 @@
  */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify';
 import { randomUUID } from 'node:crypto';
-import { KEEP_ALIVE_TIMEOUT_MS, type Config } from './config.js';
+import { DEFAULT_BODY_LIMIT_BYTES, KEEP_ALIVE_TIMEOUT_MS, type Config } from './config.js';
 import * as userFunction from './function.js';
 import { lambdaPlugin } from './lambda.js';
 import { lazyChildLogger } from './logger.js';
@@ -85,6 +85,10 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
       functionName: config.service,
       functionVersion: config.revision,
       requestTimeoutSeconds: config.requestTimeoutSeconds,
+      region: config.region,
+      secretIds: config.secretIds,
+      // Lambda's 6 MB payload limit unless BODY_LIMIT_BYTES is set to something else than its default.
+      bodyLimitBytes: config.bodyLimitBytes === DEFAULT_BODY_LIMIT_BYTES ? undefined : config.bodyLimitBytes,
     });
   }
 };

@@ -3,65 +3,33 @@
  * - `handler`: an AWS Lambda handler for API Gateway HTTP API (payload format 2.0), run unchanged; or
  * - `routes`: a Fastify plugin declaring routes directly.
  * If it exports both, `routes` are matched first and `handler` serves every other path.
+ *
+ * The Lambda types are @types/aws-lambda's (import them from 'aws-lambda', as on Lambda, or from here): a handler
+ * typed `APIGatewayProxyHandlerV2` or `Handler` type-checks as it does in a Lambda project.
  */
+import type { Callback, Context } from 'aws-lambda';
 import type { FastifyBaseLogger, FastifyPluginAsync } from 'fastify';
 
-/** API Gateway HTTP API event, payload format 2.0. */
-export interface APIGatewayProxyEventV2 {
-  version: '2.0';
-  routeKey: string;
-  rawPath: string;
-  rawQueryString: string;
-  cookies?: string[];
-  headers: Record<string, string>;
-  queryStringParameters?: Record<string, string>;
-  pathParameters?: Record<string, string>;
-  stageVariables?: Record<string, string>;
-  requestContext: {
-    accountId: string;
-    apiId: string;
-    domainName: string;
-    domainPrefix: string;
-    http: {
-      method: string;
-      path: string;
-      protocol: string;
-      sourceIp: string;
-      userAgent: string;
-    };
-    requestId: string;
-    routeKey: string;
-    stage: string;
-    time: string;
-    timeEpoch: number;
-  };
-  body?: string;
-  isBase64Encoded: boolean;
-}
+export type {
+  APIGatewayProxyEventV2,
+  APIGatewayProxyHandlerV2,
+  APIGatewayProxyResultV2,
+  APIGatewayProxyStructuredResultV2,
+  Callback,
+  Context,
+  Handler,
+} from 'aws-lambda';
 
-/** The structured result of an HTTP API handler. Any other value is sent as a 200 JSON body. */
-export interface APIGatewayProxyStructuredResultV2 {
-  statusCode?: number;
-  headers?: Record<string, string | number | boolean>;
-  cookies?: string[];
-  body?: string;
-  isBase64Encoded?: boolean;
-}
-
-export type APIGatewayProxyResultV2<T = unknown> = APIGatewayProxyStructuredResultV2 | string | T;
-
-/** The Lambda context fields that make sense on Knative, plus what this platform adds. */
-export interface FunctionContext {
-  /** K_SERVICE */
-  readonly functionName: string;
-  /** K_REVISION */
-  readonly functionVersion: string;
-  readonly awsRequestId: string;
-  /** The container's memory limit (cgroup), in MiB, as a string like Lambda's. */
-  readonly memoryLimitInMB: string;
-  /** Milliseconds left before the platform's request timeout (REQUEST_TIMEOUT_SECONDS). */
-  getRemainingTimeInMillis(): number;
-  callbackWaitsForEmptyEventLoop: boolean;
+/**
+ * Lambda's context (every documented field filled, see function/src/lambda.ts), plus what this platform adds.
+ * - functionName: K_SERVICE; functionVersion: K_REVISION.
+ * - invokedFunctionArn: arn:<partition>:lambda:<AWS_REGION>:<account>:function:<K_SERVICE>, the account and partition
+ *   taken from the first Secrets Manager ARN in SECRETS (else 000000000000 and aws; the region else us-east-1).
+ * - memoryLimitInMB: the container's cgroup memory limit in MiB ("0" when unlimited).
+ * - logGroupName: /aws/lambda/<K_SERVICE>; logStreamName: <yyyy>/<mm>/<dd>/[<K_REVISION>]<pod name>.
+ * - getRemainingTimeInMillis(): from REQUEST_TIMEOUT_SECONDS (the revision's timeoutSeconds).
+ */
+export interface FunctionContext extends Context {
   /** Secrets read from Secrets Manager at start-up (and refreshed); not enumerable, never logged. */
   readonly secrets: Readonly<Record<string, string>>;
   /** A request-scoped logger whose lines carry request_id, trace_id and span_id. */
@@ -70,10 +38,14 @@ export interface FunctionContext {
   readonly traceId: string;
 }
 
-export type LambdaHandler<TResult = unknown> = (
-  event: APIGatewayProxyEventV2,
-  context: FunctionContext,
-) => Promise<APIGatewayProxyResultV2<TResult>>;
+/**
+ * What the platform calls: Lambda's handler signature. As on Lambda, the event's declared type is the handler's own
+ * business (hono's and middy's handlers declare unions of event sources), so any event type is accepted. Async
+ * handlers return (a promise of) the result; handlers that take a third parameter may answer through the callback
+ * instead, as on Lambda's Node.js runtimes.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type LambdaHandler = (event: any, context: FunctionContext, callback: Callback<unknown>) => unknown;
 
 export interface FunctionModule {
   handler?: LambdaHandler;

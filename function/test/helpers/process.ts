@@ -68,11 +68,13 @@ export function asImage(env: Record<string, string>): [string, string[]] {
 export interface StartOptions {
   /** Run the bundle without the test runner's injected hooks (see asImage); needed for memory figures. */
   exact?: boolean;
+  /** Another bundle of the server to run (built like dist/server.js around a different function module). */
+  script?: string;
 }
 
 /** Starts the server and waits for its `listening` line. */
 export async function startServer(env: Record<string, string>, timeoutMs = 20_000, options: StartOptions = {}): Promise<RunningServer> {
-  const [command, args] = options.exact ? asImage(env) : [NODE, [requireBuild()]];
+  const [command, args] = options.exact ? asImage(env) : [NODE, [options.script ?? requireBuild()]];
   const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) =>
