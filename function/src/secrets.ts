@@ -44,9 +44,11 @@ export interface SecretStoreOptions {
   /** Called after each background refresh, for the refresh metrics. */
   onRefresh?: (result: 'success' | 'failure', at: Date) => void;
   startupDeadlineMs?: number;
+  /** Where the values come from; Secrets Manager when not given (tests give their own). */
+  fetcher?: Fetcher;
 }
 
-interface Fetcher {
+export interface Fetcher {
   fetch(id: string, signal: AbortSignal): Promise<{ secretString: string | undefined }>;
 }
 
@@ -126,6 +128,8 @@ export class SecretStore {
   #values: SecretValues = Object.freeze({});
   #fetcher: Fetcher | undefined;
   #timer: NodeJS.Timeout | undefined;
+  /** Bumped by startRefresh and stop: a refresh that was in flight at stop() does not schedule the next one. */
+  #generation = 0;
   #refreshing = false;
   #loadedAt: Date | undefined;
   #startupSpan: SpanContext | undefined;
@@ -133,6 +137,7 @@ export class SecretStore {
 
   constructor(options: SecretStoreOptions) {
     this.#options = options;
+    this.#fetcher = options.fetcher;
     this.ids = options.ids;
   }
 
@@ -227,8 +232,11 @@ export class SecretStore {
   /** Re-reads the secrets every refreshSeconds (with jitter); a failed refresh keeps the last good values. */
   startRefresh(): void {
     const seconds = this.#options.refreshSeconds;
-    if (this.#options.ids.length === 0 || seconds <= 0 || this.#timer) return;
+    if (this.#options.ids.length === 0 || seconds <= 0) return;
+    this.stop();
+    const generation = this.#generation;
     const schedule = () => {
+      if (generation !== this.#generation) return; // stopped (or restarted) while a refresh was in flight
       const jitter = 1 + (Math.random() - 0.5) * 0.1;
       this.#timer = setTimeout(() => void this.refresh().finally(schedule), seconds * 1000 * jitter);
       this.#timer.unref();
@@ -257,7 +265,9 @@ export class SecretStore {
     }
   }
 
+  /** Stops the background refresh, including the rescheduling after a refresh that is in flight now. */
   stop(): void {
+    this.#generation += 1;
     clearTimeout(this.#timer);
     this.#timer = undefined;
   }

@@ -186,3 +186,26 @@ t.test('the store serialises to secret names only, however user code logs it', a
   t.match(inspect(s), /^SecretStore \{ ids: \[ 'app\/one' \], keys: \[ 'SIGNING_KEY', 'SHARED' \], loaded: true \}$/);
   t.equal(s.get('SIGNING_KEY'), VALUE, 'the values are still there for get()');
 });
+
+t.test('stop() while a refresh is in flight: no refresh after it', async (t) => {
+  let calls = 0;
+  let answer!: () => void;
+  const fetcher = {
+    fetch: () =>
+      new Promise<{ secretString: string }>((resolve) => {
+        calls += 1;
+        answer = () => resolve({ secretString: '{"K":"v"}' });
+        if (calls === 1) answer(); // load() answers at once; the refreshes wait for the test
+      }),
+  };
+  const s = new SecretStore({ ids: ['app/x'], region: 'us-east-1', refreshSeconds: 1, logger: quiet, fetcher });
+  await s.load();
+  s.startRefresh();
+  const until = Date.now() + 5_000;
+  while (calls < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+  t.equal(calls, 2, 'the first background refresh is in flight');
+  s.stop();
+  answer();
+  await new Promise((r) => setTimeout(r, 2_500)); // more than two refresh periods (1 s + 5 % jitter)
+  t.equal(calls, 2, 'no fetch after stop()');
+});
