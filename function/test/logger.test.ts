@@ -1,0 +1,85 @@
+import t from 'tap';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import type { FastifyBaseLogger } from 'fastify';
+import { startApp } from './helpers/app.js';
+
+/** Every method and property a pino child logger has (its own and inherited), the surface authors may rely on. */
+function pinoSurface(): string[] {
+  const child = pino({ level: 'info' }, new Writable({ write: (_c, _e, cb) => cb() })).child({ a: 1 });
+  const names = new Set<string>();
+  for (let o: object | null = child; o !== null && o !== Object.prototype; o = Object.getPrototypeOf(o) as object | null) {
+    for (const name of Object.getOwnPropertyNames(o)) names.add(name);
+  }
+  names.delete('constructor');
+  return [...names].sort();
+}
+
+t.test('request.log (and a Lambda context.logger) is the full pino logger Fastify documents', async (t) => {
+  const seen: Record<string, unknown> = {};
+  const { url, logs } = await startApp(t, {
+    fn: {
+      routes: async (app) => {
+        app.get('/native', async (request) => {
+          const log = request.log;
+          seen.debugEnabled = log.isLevelEnabled('debug');
+          seen.infoEnabled = log.isLevelEnabled('info');
+          seen.level = log.level;
+          seen.missing = pinoSurface().filter((name) => !(name in log));
+          seen.bindings = log.bindings();
+          log.setBindings({ tenant: 'acme' });
+          log.info('from the handler');
+          log.child({ step: 'inner' }).warn('from a child');
+          log.flush();
+          log.level = 'debug';
+          seen.debugAfter = log.isLevelEnabled('debug');
+          seen.parentLevel = request.server.log.level;
+          seen.same = request.log === log;
+          return { ok: true };
+        });
+      },
+      handler: async (_event, context) => {
+        const log = context.logger as FastifyBaseLogger & { isLevelEnabled(l: string): boolean; bindings(): Record<string, unknown> };
+        seen.lambdaDebug = log.isLevelEnabled('debug');
+        seen.lambdaBindings = log.bindings();
+        seen.lambdaRequestId = context.awsRequestId;
+        return { statusCode: 204 };
+      },
+    },
+  });
+  t.equal((await fetch(`${url}/native`)).status, 200);
+  t.equal(seen.debugEnabled, false, 'isLevelEnabled answers (LOG_LEVEL=info)');
+  t.equal(seen.infoEnabled, true);
+  t.equal(seen.level, 'info');
+  t.same(seen.missing, [], 'no member of a pino logger is missing');
+  t.equal(seen.debugAfter, true, "the request logger's own level, once set");
+  t.equal(seen.parentLevel, 'info', "and not the application's");
+  t.match(seen.bindings, { request_id: /^[0-9a-f-]{36}$/ }, 'bindings() has the request id');
+  const own = logs().filter((l) => l.msg === 'from the handler' || l.msg === 'from a child');
+  t.equal(own.length, 2);
+  for (const line of own) t.match(line, { request_id: (seen.bindings as { request_id: string }).request_id, tenant: 'acme' });
+  t.match(own[1], { step: 'inner', level: 'warn' });
+
+  t.equal((await fetch(`${url}/lambda`)).status, 204);
+  t.equal(seen.lambdaDebug, false);
+  t.match(seen.lambdaBindings, { request_id: seen.lambdaRequestId }, 'context.logger is the request logger');
+});
+
+t.test('a request that logs nothing gets no pino child', async (t) => {
+  let children = 0;
+  const { url } = await startApp(t, {
+    fn: {
+      routes: async (app) => {
+        const child = app.log.child.bind(app.log);
+        app.log.child = ((...args: Parameters<typeof child>) => {
+          children += 1;
+          return child(...args);
+        }) as typeof app.log.child;
+        app.get('/quiet', async (request) => ({ debug: request.log.isLevelEnabled('debug'), level: request.log.level }));
+      },
+    },
+  });
+  const res = await fetch(`${url}/quiet`);
+  t.same(await res.json(), { debug: false, level: 'info' });
+  t.equal(children, 0);
+});
