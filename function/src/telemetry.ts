@@ -3,7 +3,7 @@
  * SDK's own parts (@opentelemetry/sdk-trace, the OTLP exporters) rather than @opentelemetry/sdk-node's NodeSDK:
  * NodeSDK loads every exporter and instrumentation it could be configured with, which on its own costs more start-up
  * time than Fastify. This module loads only the exporter the environment asks for, and no require hooks: the one
- * SERVER span per request is made by plugins/telemetry.ts.
+ * SERVER span per request is made by plugins/observe.ts.
  */
 import { context, diag, DiagLogLevel, propagation, trace, type DiagLogger, type Tracer } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
@@ -34,7 +34,10 @@ export interface TelemetryLogger {
 }
 
 export interface Telemetry {
-  /** False when OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none: spans are not recorded, propagation still works. */
+  /**
+   * False when OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none: spans are not recorded, but still get ids, so
+   * propagation, traceresponse and the logs' trace ids still work.
+   */
   readonly enabled: boolean;
   readonly tracer: Tracer;
   /** Exports what is buffered; bounded by timeoutMs (a warning is logged when it runs out, unless quiet). */
@@ -250,9 +253,13 @@ export async function createTelemetry(options: TelemetryOptions): Promise<Teleme
   const disabled = str(env, 'OTEL_SDK_DISABLED')?.toLowerCase() === 'true';
   const processors = disabled ? [] : (options.spanProcessors ?? (await processorsFromEnv(env, logger)));
   if (processors.length === 0) {
+    // Tracing off still gives each request its own span id (not recorded, not exported, flags 00) in the caller's
+    // trace or a new one: traceresponse and the logs' span_id name this hop, never the caller's span.
+    const ids = new TracerProvider({ sampler: new AlwaysOffSampler() });
+    trace.setGlobalTracerProvider(ids);
     return {
       enabled: false,
-      tracer: trace.getTracer(TRACER_NAME),
+      tracer: ids.getTracer(TRACER_NAME),
       shutdown: async () => {},
       forceFlush: async () => {},
     };
