@@ -10,6 +10,7 @@ import { createLogger } from './logger.js';
 import { createMetrics, createMetricsServer } from './metrics.js';
 import type { Lifecycle } from './plugins/health.js';
 import { SecretLoadError, SecretStore } from './secrets.js';
+import { onSignal } from './signals.js';
 import { Startup } from './startup.js';
 import { createTelemetry, type Telemetry } from './telemetry.js';
 
@@ -152,8 +153,8 @@ function installShutdown(running: Running): void {
       process.exit(1);
     }
   };
-  process.on('SIGTERM', (s) => void stop(s));
-  process.on('SIGINT', (s) => void stop(s));
+  // boot.ts installed the signal listener first; from now on a signal drains.
+  onSignal((s) => void stop(s));
 }
 
 main().catch((err: unknown) => {

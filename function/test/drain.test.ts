@@ -1,5 +1,10 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { request, Agent } from 'node:http';
+import { createServer, type Socket } from 'node:net';
+import { NODE, requireBuild } from './helpers/paths.js';
 import { baseEnv, startServer } from './helpers/process.js';
 
 /** Starts a POST whose body arrives slowly: the request is in flight until `finish` is called. */
@@ -93,3 +98,58 @@ t.test('the drain deadline forces exit 1 when a request never finishes', async (
   t.ok(exit.at - at < 3_000, `forced after ~1 s (${exit.at - at} ms)`);
   t.match(server.output(), /drain did not finish within 1s \(SHUTDOWN_TIMEOUT_SECONDS\)/);
 });
+
+/**
+ * Starts the built server with a Secrets Manager endpoint that accepts and never answers, so start-up stays in its
+ * secrets phase (after config and telemetry) for the 6 s start-up deadline; sends SIGTERM once the first
+ * GetSecretValue call has reached the endpoint. As PID 1 (`unshare -pf`, the image's situation) the kernel drops a
+ * signal that has no handler: only a handler installed before start-up makes this exit.
+ */
+async function sigtermDuringStartup(t: Test, asPid1: boolean) {
+  const sockets: Socket[] = [];
+  let reached!: () => void;
+  const secretsCalled = new Promise<void>((r) => (reached = r));
+  const blackhole = createServer((s) => {
+    sockets.push(s);
+    reached();
+  });
+  await new Promise<void>((r) => blackhole.listen(0, '127.0.0.1', r));
+  t.teardown(() => {
+    sockets.forEach((s) => s.destroy());
+    blackhole.close();
+  });
+  const env = baseEnv({
+    SECRETS: 'app/one',
+    AWS_ENDPOINT_URL_SECRETS_MANAGER: `http://127.0.0.1:${(blackhole.address() as { port: number }).port}`,
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'testing',
+    AWS_SECRET_ACCESS_KEY: 'testing',
+  });
+  const [command, args] = asPid1 ? ['unshare', ['--pid', '--fork', '--mount-proc', '--kill-child', NODE, requireBuild()]] : [NODE, [requireBuild()]];
+  const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(() => void child.kill('SIGKILL'));
+  let out = '';
+  child.stdout.on('data', (d) => (out += String(d)));
+  child.stderr.on('data', (d) => (out += String(d)));
+  const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+  await secretsCalled;
+  // The node process: the spawned one, or unshare's child (PID 1 in its namespace).
+  const pid = asPid1 ? Number(readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(' ')[0]) : child.pid!;
+  if (asPid1) t.match(readFileSync(`/proc/${pid}/status`, 'utf8'), /^NSpid:\s+\d+\s+1$/m, 'node is PID 1 in its namespace');
+  const at = Date.now();
+  process.kill(pid, 'SIGTERM');
+  const [code, signal] = await exited;
+  const ms = Date.now() - at;
+  t.equal(code, 0, `exit code 0 (got ${code ?? signal})`);
+  t.ok(ms < 2_000, `exited ${ms} ms after SIGTERM, not at the 6 s secrets deadline or the grace period`);
+  t.match(out, /"msg":"SIGTERM during start-up: exiting before listening"/);
+}
+
+t.test('a SIGTERM during start-up (secrets loading) exits 0 at once', (t) => sigtermDuringStartup(t, false));
+
+const canUnshare = spawnSync('unshare', ['--pid', '--fork', '--mount-proc', 'true']).status === 0;
+t.test(
+  'a SIGTERM during start-up exits 0 at once also as PID 1, as in the image',
+  { skip: canUnshare ? false : 'unshare --pid needs root (or user namespaces): the PID-1 case is not run here' },
+  (t) => sigtermDuringStartup(t, true),
+);
