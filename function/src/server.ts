@@ -86,6 +86,8 @@ async function main(): Promise<void> {
   startup.mark('secrets');
 
   const metricsServer = createMetricsServer(metrics, CONTRACT.metricsPath);
+  // From here a signal drains (no gap between the first request and the drain handler).
+  installShutdown({ app, metricsServer, telemetry, secrets, lifecycle, config });
   await app.listen({ port: config.port, host: config.host });
   const metricsPort = await listen(metricsServer, config.metricsPort, config.host);
   startup.mark('listen');
@@ -105,8 +107,6 @@ async function main(): Promise<void> {
     },
     'listening',
   );
-
-  installShutdown({ app, metricsServer, telemetry, secrets, lifecycle, config });
 }
 
 interface Running {
@@ -143,6 +143,7 @@ function installShutdown(running: Running): void {
     secrets.stop();
     try {
       await app.close();
+      // (An error here only says it was not listening yet: a signal during listen.)
       await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
       // Whatever time is left (minus a margin) goes to flushing the last spans.
       await telemetry.shutdown(Math.max(500, deadlineMs - (Date.now() - began) - 500));

@@ -2,8 +2,8 @@
  * SIGTERM and SIGINT, handled from the process's first line (boot.ts). In the image Node is PID 1, and the kernel
  * drops a signal sent to PID 1 that has no handler: without one installed first, a pod deleted during its cold start
  * (config, telemetry, secrets: up to seconds) would run on until SIGKILL at the end of its grace period.
- * Until the server listens, a signal stops the process at once with exit code 0 (nothing was served, nothing to
- * drain); from then on server.ts's drain handles it.
+ * Until the server starts listening, a signal stops the process at once with exit code 0 (nothing was served,
+ * nothing to drain); from then on server.ts's drain handles it.
  */
 export type SignalHandler = (signal: NodeJS.Signals) => void;
 
