@@ -145,7 +145,7 @@ function installShutdown(running: Running): void {
       await app.close();
       // (An error here only says it was not listening yet: a signal during listen.)
       await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
-      // Whatever time is left (minus a margin) goes to flushing the last spans.
+      // Flushing the last spans gets what time is left (minus a margin), at most FLUSH_MAX_MS; it never throws.
       await telemetry.shutdown(Math.max(500, deadlineMs - (Date.now() - began) - 500));
       log.info({ drainMs: Date.now() - began }, 'drained: exiting');
       process.exit(0);

@@ -2,7 +2,7 @@ import t, { type Test } from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { request, Agent } from 'node:http';
+import { createServer as createHttpServer, request, Agent } from 'node:http';
 import { createServer, type Socket } from 'node:net';
 import { NODE, requireBuild } from './helpers/paths.js';
 import { baseEnv, startServer } from './helpers/process.js';
@@ -153,3 +153,39 @@ t.test(
   { skip: canUnshare ? false : 'unshare --pid needs root (or user namespaces): the PID-1 case is not run here' },
   (t) => sigtermDuringStartup(t, true),
 );
+
+/** A collector port where nothing listens (every export refused), or an HTTP server that refuses every export. */
+async function brokenCollector(t: Test, kind: 'refused' | 'rejects'): Promise<string> {
+  if (kind === 'rejects') {
+    const collector = createHttpServer((req, res) => req.resume().on('end', () => res.writeHead(400, { 'content-type': 'text/plain' }).end('bad')));
+    await new Promise<void>((r) => collector.listen(0, '127.0.0.1', r));
+    t.teardown(() => collector.close());
+    return `http://127.0.0.1:${(collector.address() as { port: number }).port}`;
+  }
+  const closed = createServer();
+  await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+  const port = (closed.address() as { port: number }).port;
+  await new Promise((r) => closed.close(r));
+  return `http://127.0.0.1:${port}`;
+}
+
+for (const [kind, warning] of [
+  ['refused', /"level":"warn"[^\n]*"msg":"telemetry flush did not finish in time; remaining spans dropped/],
+  ['rejects', /"level":"warn"[^\n]*"msg":"telemetry flush failed; remaining spans dropped/],
+] as const) {
+  t.test(`a trace collector that ${kind === 'refused' ? 'refuses connections' : 'answers 400'} does not fail the drain: exit 0, a warning, a bounded flush`, async (t) => {
+    const endpoint = await brokenCollector(t, kind);
+    const server = await startServer(baseEnv({ OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, SHUTDOWN_TIMEOUT_SECONDS: '30' }));
+    t.teardown(() => server.stop());
+    for (let i = 0; i < 3; i++) t.equal((await fetch(server.url)).status, 200);
+    const at = Date.now();
+    server.child.kill('SIGTERM');
+    const exit = await server.exited;
+    const ms = exit.at - at;
+    t.equal(exit.code, 0, 'exit 0: undelivered telemetry is not a failed drain');
+    t.ok(ms < 5_000, `exited ${ms} ms after SIGTERM: the flush is bounded (3 s) well under the 30 s drain deadline`);
+    t.notMatch(server.output(), /drain failed/);
+    t.match(server.output(), warning, 'a warning says the spans were not delivered');
+    t.match(server.output(), /"msg":"drained: exiting"/);
+  });
+}
