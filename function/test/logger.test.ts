@@ -1,7 +1,6 @@
 import t from 'tap';
 import { Writable } from 'node:stream';
-import { pino } from 'pino';
-import type { FastifyBaseLogger } from 'fastify';
+import { pino, type Logger } from 'pino';
 import { startApp } from './helpers/app.js';
 
 /** Every method and property a pino child logger has (its own and inherited), the surface authors may rely on. */
@@ -21,7 +20,8 @@ t.test('request.log (and a Lambda context.logger) is the full pino logger Fastif
     fn: {
       routes: async (app) => {
         app.get('/native', async (request) => {
-          const log = request.log;
+          // Fastify types request.log as its base logger; at run time it is pino's whole Logger.
+          const log = request.log as unknown as Logger;
           seen.debugEnabled = log.isLevelEnabled('debug');
           seen.infoEnabled = log.isLevelEnabled('info');
           seen.level = log.level;
@@ -34,12 +34,11 @@ t.test('request.log (and a Lambda context.logger) is the full pino logger Fastif
           log.level = 'debug';
           seen.debugAfter = log.isLevelEnabled('debug');
           seen.parentLevel = request.server.log.level;
-          seen.same = request.log === log;
           return { ok: true };
         });
       },
       handler: async (_event, context) => {
-        const log = context.logger as FastifyBaseLogger & { isLevelEnabled(l: string): boolean; bindings(): Record<string, unknown> };
+        const log = context.logger as unknown as Logger;
         seen.lambdaDebug = log.isLevelEnabled('debug');
         seen.lambdaBindings = log.bindings();
         seen.lambdaRequestId = context.awsRequestId;
@@ -75,7 +74,7 @@ t.test('a request that logs nothing gets no pino child', async (t) => {
           children += 1;
           return child(...args);
         }) as typeof app.log.child;
-        app.get('/quiet', async (request) => ({ debug: request.log.isLevelEnabled('debug'), level: request.log.level }));
+        app.get('/quiet', async (request) => ({ debug: (request.log as unknown as Logger).isLevelEnabled('debug'), level: request.log.level }));
       },
     },
   });

@@ -118,7 +118,7 @@ t.test('the first request is marked as the cold start and carries Server-Timing'
   t.notOk(spans()[1] && 'function.cold_start' in spans()[1]!.attributes);
 });
 
-for (const off of [{ OTEL_TRACES_EXPORTER: 'none' }, { OTEL_SDK_DISABLED: 'true', OTEL_TRACES_EXPORTER: 'otlp' }]) {
+for (const off of [{ OTEL_TRACES_EXPORTER: 'none' }, { OTEL_SDK_DISABLED: 'true', OTEL_TRACES_EXPORTER: 'otlp' }] as Record<string, string>[]) {
   t.test(`tracing off (${Object.entries(off).map(([k, v]) => `${k}=${v}`).join(' ')}): every response still names this hop in traceresponse`, async (t) => {
     const server = await startServer(baseEnv(off));
     t.teardown(() => server.stop());
