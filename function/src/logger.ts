@@ -67,60 +67,109 @@ export function accessLogger(logger: object): Logger | undefined {
   return (logger as { [ACCESS]?: Logger })[ACCESS];
 }
 
-/** Through a request logger's proxy: the pino child (created on demand), or the parent while there is no child. */
-const CHILD = Symbol('child');
-const CURRENT = Symbol('current');
-type Forwarder = (this: Record<symbol, Record<string, (...args: unknown[]) => unknown>>, ...args: unknown[]) => unknown;
 /**
- * The methods Fastify reads from every request logger (it checks them each request) and the ones used most, shared by
- * all requests: reading them allocates nothing and creates no child; calling a level method creates it.
+ * `request.log` (also `reply.log` and a Lambda handler's `context.logger`): the request's pino child logger, bound to
+ * its request id, created the first time a line is logged or a member other than the level is used. Most requests log
+ * nothing beyond their access line, and a pino child per request cost 4 % of the CPU.
+ * The members used most (and the ones Fastify checks on every request) are methods of this class: reading them costs
+ * what reading any method does. Every other member of pino's logger (levels, msgPrefix, onChild, custom levels...)
+ * comes from the child through the class prototype's own prototype, a proxy reached only for those.
  */
-const FORWARDERS = new Map<string | symbol, Forwarder>([
-  ...(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent', 'child'] as const).map(
-    (name): [string, Forwarder] => [name, function (...args) { return this[CHILD]![name]!(...args); }],
-  ),
-  ['isLevelEnabled', function (...args) { return this[CURRENT]!.isLevelEnabled!(...args); }],
-]);
+class RequestLogger {
+  readonly #parent: Logger;
+  readonly #bindings: Bindings;
+  readonly #options: ChildLoggerOptions;
+  #child: Logger | undefined;
 
-/**
- * Fastify's childLoggerFactory. `request.log` (also `reply.log` and a Lambda handler's `context.logger`) stands for the
- * request's pino child logger, bound to its request id, with its whole pino surface (isLevelEnabled, bindings,
- * setBindings, flush, child, levels...). The child is created the first time a line is logged or a member other
- * than the level is used: most requests log nothing beyond their access line, and a pino child per request cost 4 %
- * of the CPU. Until then `level` and `isLevelEnabled` are the parent's, which the child would inherit.
- */
+  constructor(parent: Logger, bindings: Bindings, options: ChildLoggerOptions) {
+    this.#parent = parent;
+    this.#bindings = bindings;
+    this.#options = options;
+  }
+
+  /** The pino child, created on first use. */
+  static real(logger: RequestLogger): Logger {
+    logger.#child ??= logger.#parent.child(logger.#bindings, logger.#options);
+    return logger.#child;
+  }
+
+  /** The child if it exists, else the parent (whose level and shape the child would have). */
+  static current(logger: RequestLogger): Logger {
+    return logger.#child ?? logger.#parent;
+  }
+
+  static is(value: object): value is RequestLogger {
+    return #parent in value;
+  }
+
+  get level(): string {
+    return RequestLogger.current(this).level;
+  }
+  set level(level: string) {
+    RequestLogger.real(this).level = level;
+  }
+  isLevelEnabled(level: string): boolean {
+    return RequestLogger.current(this).isLevelEnabled(level);
+  }
+  fatal(...args: unknown[]): void {
+    (RequestLogger.real(this).fatal as Call)(...args);
+  }
+  error(...args: unknown[]): void {
+    (RequestLogger.real(this).error as Call)(...args);
+  }
+  warn(...args: unknown[]): void {
+    (RequestLogger.real(this).warn as Call)(...args);
+  }
+  info(...args: unknown[]): void {
+    (RequestLogger.real(this).info as Call)(...args);
+  }
+  debug(...args: unknown[]): void {
+    (RequestLogger.real(this).debug as Call)(...args);
+  }
+  trace(...args: unknown[]): void {
+    (RequestLogger.real(this).trace as Call)(...args);
+  }
+  silent(...args: unknown[]): void {
+    (RequestLogger.real(this).silent as Call)(...args);
+  }
+  child(bindings: Bindings, options?: ChildLoggerOptions): Logger {
+    return RequestLogger.real(this).child(bindings, options);
+  }
+  bindings(): Bindings {
+    return RequestLogger.real(this).bindings();
+  }
+  setBindings(bindings: Bindings): void {
+    RequestLogger.real(this).setBindings(bindings);
+  }
+  flush(cb?: (err?: Error) => void): void {
+    RequestLogger.real(this).flush(cb);
+  }
+}
+
+type Call = (...args: unknown[]) => void;
+
+/** A logger of the same shape as the request loggers' parent, for `in` checks (a proxy's `has` gets no receiver). */
+let shape: object = {};
+
+Object.setPrototypeOf(
+  RequestLogger.prototype,
+  new Proxy(Object.create(null) as object, {
+    get(_target, property, receiver: object) {
+      if (!RequestLogger.is(receiver)) return undefined;
+      // Serialising or awaiting a request logger does not create its child.
+      if (property === 'toJSON' || property === 'then' || typeof property === 'symbol') {
+        return Reflect.get(RequestLogger.current(receiver), property);
+      }
+      const real = RequestLogger.real(receiver);
+      const value: unknown = Reflect.get(real, property, real);
+      return typeof value === 'function' ? (value as Call).bind(real) : value;
+    },
+    has: (_target, property) => Reflect.has(shape, property),
+  }),
+);
+
+/** Fastify's childLoggerFactory: request loggers that cost nothing until a line is logged through them. */
 export function lazyChildLogger(logger: FastifyBaseLogger, bindings: Bindings, options: ChildLoggerOptions): FastifyBaseLogger {
-  const state: LazyChild = { parent: logger, bindings, options, child: undefined };
-  return new Proxy(state, LAZY_CHILD) as unknown as FastifyBaseLogger;
+  shape = logger;
+  return new RequestLogger(logger as unknown as Logger, bindings, options) as unknown as FastifyBaseLogger;
 }
-
-interface LazyChild {
-  parent: FastifyBaseLogger;
-  bindings: Bindings;
-  options: ChildLoggerOptions;
-  child: FastifyBaseLogger | undefined;
-}
-
-const real = (s: LazyChild) => (s.child ??= s.parent.child(s.bindings, s.options));
-
-/** One handler for every request logger: a request costs one small object and its proxy. */
-const LAZY_CHILD: ProxyHandler<LazyChild> = {
-  get(s, property) {
-    const forwarder = FORWARDERS.get(property);
-    if (forwarder !== undefined) return forwarder;
-    if (property === CHILD) return real(s);
-    if (property === CURRENT) return s.child ?? s.parent;
-    if (property === 'level' && s.child === undefined) return s.parent.level;
-    const target = real(s);
-    const value: unknown = Reflect.get(target, property, target);
-    return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-  },
-  set: (s, property, value) => Reflect.set(real(s), property, value),
-  has: (s, property) => Reflect.has(real(s), property),
-  getPrototypeOf: (s) => Reflect.getPrototypeOf(real(s)),
-  ownKeys: (s) => Reflect.ownKeys(real(s)),
-  getOwnPropertyDescriptor: (s, property) => {
-    const d = Reflect.getOwnPropertyDescriptor(real(s), property);
-    return d === undefined ? undefined : { ...d, configurable: true };
-  },
-};

@@ -3,15 +3,15 @@ import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
 import { startApp } from './helpers/app.js';
 
-/** Every method and property a pino child logger has (its own and inherited), the surface authors may rely on. */
-function pinoSurface(): string[] {
+/** A pino child logger, and every method and property it has (own and inherited): the surface authors may rely on. */
+function pinoReference(): { child: Record<string, unknown>; names: string[] } {
   const child = pino({ level: 'info' }, new Writable({ write: (_c, _e, cb) => cb() })).child({ a: 1 });
   const names = new Set<string>();
   for (let o: object | null = child; o !== null && o !== Object.prototype; o = Object.getPrototypeOf(o) as object | null) {
     for (const name of Object.getOwnPropertyNames(o)) names.add(name);
   }
   names.delete('constructor');
-  return [...names].sort();
+  return { child: child as unknown as Record<string, unknown>, names: [...names].sort() };
 }
 
 t.test('request.log (and a Lambda context.logger) is the full pino logger Fastify documents', async (t) => {
@@ -25,7 +25,11 @@ t.test('request.log (and a Lambda context.logger) is the full pino logger Fastif
           seen.debugEnabled = log.isLevelEnabled('debug');
           seen.infoEnabled = log.isLevelEnabled('info');
           seen.level = log.level;
-          seen.missing = pinoSurface().filter((name) => !(name in log));
+          const reference = pinoReference();
+          const members = log as unknown as Record<string, unknown>;
+          seen.missing = reference.names.filter((name) => !(name in log));
+          seen.different = reference.names.filter((name) => typeof members[name] !== typeof reference.child[name]);
+          seen.levels = members.levels;
           seen.bindings = log.bindings();
           log.setBindings({ tenant: 'acme' });
           log.info('from the handler');
@@ -51,6 +55,8 @@ t.test('request.log (and a Lambda context.logger) is the full pino logger Fastif
   t.equal(seen.infoEnabled, true);
   t.equal(seen.level, 'info');
   t.same(seen.missing, [], 'no member of a pino logger is missing');
+  t.same(seen.different, [], 'and each is what it is on a pino logger (method, value)');
+  t.match(seen.levels, { values: { info: 30, debug: 20 } });
   t.equal(seen.debugAfter, true, "the request logger's own level, once set");
   t.equal(seen.parentLevel, 'info', "and not the application's");
   t.match(seen.bindings, { request_id: /^[0-9a-f-]{36}$/ }, 'bindings() has the request id');
