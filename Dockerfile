@@ -23,6 +23,7 @@ ENV NODE_ENV=production
 # Numeric, so Kubernetes can verify runAsNonRoot. Nothing is written outside /tmp: the root filesystem can be read-only.
 USER 65532:65532
 EXPOSE 8080 9464
-# Node itself is PID 1 and handles SIGTERM (graceful drain); no npm, no shell in between.
+# Node itself is PID 1 and handles SIGTERM from its first line (exit 0 during start-up, graceful drain once
+# listening); no npm, no shell in between.
 ENTRYPOINT []
 CMD ["/nodejs/bin/node", "dist/server.js"]

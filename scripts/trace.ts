@@ -39,6 +39,17 @@ export interface JaegerTrace {
   processes: Record<string, { serviceName: string; tags?: JaegerTag[] }>;
 }
 
+/**
+ * Whether span `next` began after span `prev` ended, compared in whole milliseconds. The Node SDK stamps a span's
+ * start with Date.now() (whole milliseconds) and its end as that start plus a microsecond duration, so comparing the
+ * raw microsecond figures would see an overlap whenever the next request entered within the millisecond the previous
+ * one left.
+ */
+export function startsAfterEnd(prev: Pick<JaegerSpan, 'startTime' | 'duration'>, next: Pick<JaegerSpan, 'startTime'>): boolean {
+  const ms = (us: number) => Math.floor(us / 1000);
+  return ms(next.startTime) >= ms(prev.startTime + prev.duration);
+}
+
 /** Attributes worth a glance in a terminal, in this order. */
 const KEY_ATTRIBUTES = [
   'http.request.method',

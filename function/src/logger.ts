@@ -67,63 +67,109 @@ export function accessLogger(logger: object): Logger | undefined {
   return (logger as { [ACCESS]?: Logger })[ACCESS];
 }
 
-type LevelMethod = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-type Call = (...args: unknown[]) => void;
-
 /**
- * `request.log`: the request's child logger (bound to its request id), created the first time it is used. Most
- * requests log nothing beyond their access line, and creating a pino child per request cost 4 % of the CPU.
+ * `request.log` (also `reply.log` and a Lambda handler's `context.logger`): the request's pino child logger, bound to
+ * its request id, created the first time a line is logged or a member other than the level is used. Most requests log
+ * nothing beyond their access line, and a pino child per request cost 4 % of the CPU.
+ * The members used most (and the ones Fastify checks on every request) are methods of this class: reading them costs
+ * what reading any method does. Every other member of pino's logger (levels, msgPrefix, onChild, custom levels...)
+ * comes from the child through the class prototype's own prototype, a proxy reached only for those.
  */
 class RequestLogger {
-  readonly #parent: FastifyBaseLogger;
+  readonly #parent: Logger;
   readonly #bindings: Bindings;
   readonly #options: ChildLoggerOptions;
-  #child: FastifyBaseLogger | undefined;
+  #child: Logger | undefined;
 
-  constructor(parent: FastifyBaseLogger, bindings: Bindings, options: ChildLoggerOptions) {
+  constructor(parent: Logger, bindings: Bindings, options: ChildLoggerOptions) {
     this.#parent = parent;
     this.#bindings = bindings;
     this.#options = options;
   }
 
-  #logger(): Record<LevelMethod, Call> & FastifyBaseLogger {
-    this.#child ??= this.#parent.child(this.#bindings, this.#options);
-    return this.#child as Record<LevelMethod, Call> & FastifyBaseLogger;
+  /** The pino child, created on first use. */
+  static real(logger: RequestLogger): Logger {
+    logger.#child ??= logger.#parent.child(logger.#bindings, logger.#options);
+    return logger.#child;
+  }
+
+  /** The child if it exists, else the parent (whose level and shape the child would have). */
+  static current(logger: RequestLogger): Logger {
+    return logger.#child ?? logger.#parent;
+  }
+
+  static is(value: object): value is RequestLogger {
+    return #parent in value;
   }
 
   get level(): string {
-    return this.#logger().level;
+    return RequestLogger.current(this).level;
   }
   set level(level: string) {
-    this.#logger().level = level;
+    RequestLogger.real(this).level = level;
+  }
+  isLevelEnabled(level: string): boolean {
+    return RequestLogger.current(this).isLevelEnabled(level);
   }
   fatal(...args: unknown[]): void {
-    this.#logger().fatal(...args);
+    (RequestLogger.real(this).fatal as Call)(...args);
   }
   error(...args: unknown[]): void {
-    this.#logger().error(...args);
+    (RequestLogger.real(this).error as Call)(...args);
   }
   warn(...args: unknown[]): void {
-    this.#logger().warn(...args);
+    (RequestLogger.real(this).warn as Call)(...args);
   }
   info(...args: unknown[]): void {
-    this.#logger().info(...args);
+    (RequestLogger.real(this).info as Call)(...args);
   }
   debug(...args: unknown[]): void {
-    this.#logger().debug(...args);
+    (RequestLogger.real(this).debug as Call)(...args);
   }
   trace(...args: unknown[]): void {
-    this.#logger().trace(...args);
+    (RequestLogger.real(this).trace as Call)(...args);
   }
   silent(...args: unknown[]): void {
-    this.#logger().silent(...args);
+    (RequestLogger.real(this).silent as Call)(...args);
   }
-  child(bindings: Bindings, options?: ChildLoggerOptions): FastifyBaseLogger {
-    return this.#logger().child(bindings, options);
+  child(bindings: Bindings, options?: ChildLoggerOptions): Logger {
+    return RequestLogger.real(this).child(bindings, options);
+  }
+  bindings(): Bindings {
+    return RequestLogger.real(this).bindings();
+  }
+  setBindings(bindings: Bindings): void {
+    RequestLogger.real(this).setBindings(bindings);
+  }
+  flush(cb?: (err?: Error) => void): void {
+    RequestLogger.real(this).flush(cb);
   }
 }
 
+type Call = (...args: unknown[]) => void;
+
+/** A logger of the same shape as the request loggers' parent, for `in` checks (a proxy's `has` gets no receiver). */
+let shape: object = {};
+
+Object.setPrototypeOf(
+  RequestLogger.prototype,
+  new Proxy(Object.create(null) as object, {
+    get(_target, property, receiver: object) {
+      if (!RequestLogger.is(receiver)) return undefined;
+      // Serialising or awaiting a request logger does not create its child.
+      if (property === 'toJSON' || property === 'then' || typeof property === 'symbol') {
+        return Reflect.get(RequestLogger.current(receiver), property);
+      }
+      const real = RequestLogger.real(receiver);
+      const value: unknown = Reflect.get(real, property, real);
+      return typeof value === 'function' ? (value as Call).bind(real) : value;
+    },
+    has: (_target, property) => Reflect.has(shape, property),
+  }),
+);
+
 /** Fastify's childLoggerFactory: request loggers that cost nothing until a line is logged through them. */
 export function lazyChildLogger(logger: FastifyBaseLogger, bindings: Bindings, options: ChildLoggerOptions): FastifyBaseLogger {
-  return new RequestLogger(logger, bindings, options) as unknown as FastifyBaseLogger;
+  shape = logger;
+  return new RequestLogger(logger as unknown as Logger, bindings, options) as unknown as FastifyBaseLogger;
 }

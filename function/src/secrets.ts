@@ -3,6 +3,7 @@
  * background on a TTL. Values live only in this object: never in env vars, logs, spans, metrics or error bodies.
  */
 import { SpanStatusCode, type Span, type SpanContext, type Tracer } from '@opentelemetry/api';
+import { inspect } from 'node:util';
 import { SECRETS_STARTUP_DEADLINE_MS } from './config.js';
 
 export type SecretValues = Readonly<Record<string, string>>;
@@ -43,9 +44,11 @@ export interface SecretStoreOptions {
   /** Called after each background refresh, for the refresh metrics. */
   onRefresh?: (result: 'success' | 'failure', at: Date) => void;
   startupDeadlineMs?: number;
+  /** Where the values come from; Secrets Manager when not given (tests give their own). */
+  fetcher?: Fetcher;
 }
 
-interface Fetcher {
+export interface Fetcher {
   fetch(id: string, signal: AbortSignal): Promise<{ secretString: string | undefined }>;
 }
 
@@ -114,43 +117,66 @@ async function sdkFetcher(region: string | undefined): Promise<Fetcher> {
   };
 }
 
+/**
+ * The secrets and their refresh. Every field holding values or clients is a true private (#) field, and the store
+ * serialises to the names of its secrets only: `log.info(app.secrets)`, `log.info({ store: app.secrets })`,
+ * `JSON.stringify(app.secrets)` and `console.log(app.secrets)` never print a value.
+ */
 export class SecretStore {
-  private values: SecretValues = Object.freeze({});
-  private fetcher: Fetcher | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private refreshing = false;
-  private loadedAt: Date | undefined;
+  /** The secret ids (SECRETS): the store's only enumerable field, so the only one a logger merging it prints. */
+  readonly ids: readonly string[];
+  #values: SecretValues = Object.freeze({});
+  #fetcher: Fetcher | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  /** Bumped by startRefresh and stop: a refresh that was in flight at stop() does not schedule the next one. */
+  #generation = 0;
+  #refreshing = false;
+  #loadedAt: Date | undefined;
+  #startupSpan: SpanContext | undefined;
+  readonly #options: SecretStoreOptions;
+
+  constructor(options: SecretStoreOptions) {
+    this.#options = options;
+    this.#fetcher = options.fetcher;
+    this.ids = options.ids;
+  }
+
   /** The startup `secrets.load` span, linked from the first request's span. */
-  startupSpan: SpanContext | undefined;
-
-  constructor(private readonly options: SecretStoreOptions) {}
-
-  get ids(): readonly string[] {
-    return this.options.ids;
+  get startupSpan(): SpanContext | undefined {
+    return this.#startupSpan;
   }
 
   get loaded(): boolean {
-    return this.options.ids.length === 0 || this.loadedAt !== undefined;
+    return this.#options.ids.length === 0 || this.#loadedAt !== undefined;
   }
 
   get(key: string): string | undefined {
-    return Object.hasOwn(this.values, key) ? this.values[key] : undefined;
+    return Object.hasOwn(this.#values, key) ? this.#values[key] : undefined;
   }
 
   snapshot(): SecretValues {
-    return this.values;
+    return this.#values;
+  }
+
+  /** What JSON.stringify and loggers print: secret ids and key names, never a value. */
+  toJSON(): { ids: readonly string[]; keys: string[]; loaded: boolean } {
+    return { ids: this.ids, keys: Object.keys(this.#values), loaded: this.loaded };
+  }
+
+  [inspect.custom](): string {
+    return `SecretStore ${inspect(this.toJSON())}`;
   }
 
   /** Reads every secret once; throws SecretLoadError for the first one that fails. Bounded by the startup deadline. */
   async load(): Promise<void> {
-    if (this.options.ids.length === 0) return;
-    const tracer = this.options.tracer;
+    if (this.#options.ids.length === 0) return;
+    const tracer = this.#options.tracer;
     const run = async (span?: Span) => {
-      const deadlineMs = this.options.startupDeadlineMs ?? SECRETS_STARTUP_DEADLINE_MS;
+      const deadlineMs = this.#options.startupDeadlineMs ?? SECRETS_STARTUP_DEADLINE_MS;
       try {
-        this.values = await this.fetchAll(deadlineMs);
-        this.loadedAt = new Date();
-        span?.setAttribute('function.secrets.count', this.options.ids.length);
+        this.#values = await this.fetchAll(deadlineMs);
+        this.#loadedAt = new Date();
+        span?.setAttribute('function.secrets.count', this.#options.ids.length);
       } catch (err) {
         const e = err as SecretLoadError;
         span?.setAttribute('error.type', e.errorClass);
@@ -161,14 +187,14 @@ export class SecretStore {
       }
     };
     if (!tracer) return run();
-    const span = tracer.startSpan('secrets.load', { attributes: { 'function.secrets.count': this.options.ids.length } });
-    this.startupSpan = span.spanContext();
+    const span = tracer.startSpan('secrets.load', { attributes: { 'function.secrets.count': this.#options.ids.length } });
+    this.#startupSpan = span.spanContext();
     return run(span);
   }
 
   private async fetchAll(deadlineMs: number): Promise<SecretValues> {
-    this.fetcher ??= await sdkFetcher(this.options.region);
-    const fetcher = this.fetcher;
+    this.#fetcher ??= await sdkFetcher(this.#options.region);
+    const fetcher = this.#fetcher;
     const controller = new AbortController();
     let timedOut = false;
     const timer = setTimeout(() => {
@@ -178,7 +204,7 @@ export class SecretStore {
     timer.unref();
     try {
       const parts = await Promise.all(
-        this.options.ids.map(async (id) => {
+        this.#options.ids.map(async (id) => {
           try {
             const { secretString } = await fetcher.fetch(id, controller.signal);
             return parseSecretString(id, secretString);
@@ -191,7 +217,7 @@ export class SecretStore {
       parts.forEach((part, i) => {
         for (const key of Object.keys(part)) {
           if (Object.hasOwn(merged, key)) {
-            this.options.logger.warn({ key, secretId: this.options.ids[i] }, 'secret key defined twice; the later secret in SECRETS wins');
+            this.#options.logger.warn({ key, secretId: this.#options.ids[i] }, 'secret key defined twice; the later secret in SECRETS wins');
           }
         }
         Object.assign(merged, part);
@@ -205,39 +231,44 @@ export class SecretStore {
 
   /** Re-reads the secrets every refreshSeconds (with jitter); a failed refresh keeps the last good values. */
   startRefresh(): void {
-    const seconds = this.options.refreshSeconds;
-    if (this.options.ids.length === 0 || seconds <= 0 || this.timer) return;
+    const seconds = this.#options.refreshSeconds;
+    if (this.#options.ids.length === 0 || seconds <= 0) return;
+    this.stop();
+    const generation = this.#generation;
     const schedule = () => {
+      if (generation !== this.#generation) return; // stopped (or restarted) while a refresh was in flight
       const jitter = 1 + (Math.random() - 0.5) * 0.1;
-      this.timer = setTimeout(() => void this.refresh().finally(schedule), seconds * 1000 * jitter);
-      this.timer.unref();
+      this.#timer = setTimeout(() => void this.refresh().finally(schedule), seconds * 1000 * jitter);
+      this.#timer.unref();
     };
     schedule();
   }
 
   async refresh(): Promise<boolean> {
-    if (this.refreshing || this.options.ids.length === 0) return false;
-    this.refreshing = true;
+    if (this.#refreshing || this.#options.ids.length === 0) return false;
+    this.#refreshing = true;
     try {
-      this.values = await this.fetchAll(SECRETS_STARTUP_DEADLINE_MS);
-      this.loadedAt = new Date();
-      this.options.onRefresh?.('success', this.loadedAt);
+      this.#values = await this.fetchAll(SECRETS_STARTUP_DEADLINE_MS);
+      this.#loadedAt = new Date();
+      this.#options.onRefresh?.('success', this.#loadedAt);
       return true;
     } catch (err) {
       const e = err as SecretLoadError;
-      this.options.logger.warn(
+      this.#options.logger.warn(
         { secretId: e.secretId, errorClass: e.errorClass, requestId: e.requestId },
         `secret refresh failed (${e.errorClass}); keeping the last good values`,
       );
-      this.options.onRefresh?.('failure', new Date());
+      this.#options.onRefresh?.('failure', new Date());
       return false;
     } finally {
-      this.refreshing = false;
+      this.#refreshing = false;
     }
   }
 
+  /** Stops the background refresh, including the rescheduling after a refresh that is in flight now. */
   stop(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
+    this.#generation += 1;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
   }
 }

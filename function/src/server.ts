@@ -10,6 +10,7 @@ import { createLogger } from './logger.js';
 import { createMetrics, createMetricsServer } from './metrics.js';
 import type { Lifecycle } from './plugins/health.js';
 import { SecretLoadError, SecretStore } from './secrets.js';
+import { onSignal } from './signals.js';
 import { Startup } from './startup.js';
 import { createTelemetry, type Telemetry } from './telemetry.js';
 
@@ -85,6 +86,8 @@ async function main(): Promise<void> {
   startup.mark('secrets');
 
   const metricsServer = createMetricsServer(metrics, CONTRACT.metricsPath);
+  // From here a signal drains (no gap between the first request and the drain handler).
+  installShutdown({ app, metricsServer, telemetry, secrets, lifecycle, config });
   await app.listen({ port: config.port, host: config.host });
   const metricsPort = await listen(metricsServer, config.metricsPort, config.host);
   startup.mark('listen');
@@ -104,8 +107,6 @@ async function main(): Promise<void> {
     },
     'listening',
   );
-
-  installShutdown({ app, metricsServer, telemetry, secrets, lifecycle, config });
 }
 
 interface Running {
@@ -142,8 +143,9 @@ function installShutdown(running: Running): void {
     secrets.stop();
     try {
       await app.close();
+      // (An error here only says it was not listening yet: a signal during listen.)
       await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
-      // Whatever time is left (minus a margin) goes to flushing the last spans.
+      // Flushing the last spans gets what time is left (minus a margin), at most FLUSH_MAX_MS; it never throws.
       await telemetry.shutdown(Math.max(500, deadlineMs - (Date.now() - began) - 500));
       log.info({ drainMs: Date.now() - began }, 'drained: exiting');
       process.exit(0);
@@ -152,8 +154,8 @@ function installShutdown(running: Running): void {
       process.exit(1);
     }
   };
-  process.on('SIGTERM', (s) => void stop(s));
-  process.on('SIGINT', (s) => void stop(s));
+  // boot.ts installed the signal listener first; from now on a signal drains.
+  onSignal((s) => void stop(s));
 }
 
 main().catch((err: unknown) => {

@@ -3,7 +3,7 @@
  * SDK's own parts (@opentelemetry/sdk-trace, the OTLP exporters) rather than @opentelemetry/sdk-node's NodeSDK:
  * NodeSDK loads every exporter and instrumentation it could be configured with, which on its own costs more start-up
  * time than Fastify. This module loads only the exporter the environment asks for, and no require hooks: the one
- * SERVER span per request is made by plugins/telemetry.ts.
+ * SERVER span per request is made by plugins/observe.ts.
  */
 import { context, diag, DiagLogLevel, propagation, trace, type DiagLogger, type Tracer } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
@@ -34,10 +34,16 @@ export interface TelemetryLogger {
 }
 
 export interface Telemetry {
-  /** False when OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none: spans are not recorded, propagation still works. */
+  /**
+   * False when OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none: spans are not recorded, but still get ids, so
+   * propagation, traceresponse and the logs' trace ids still work.
+   */
   readonly enabled: boolean;
   readonly tracer: Tracer;
-  /** Exports what is buffered; bounded by timeoutMs (a warning is logged when it runs out, unless quiet). */
+  /**
+   * Exports what is buffered, within min(timeoutMs, FLUSH_MAX_MS); never throws. A collector that fails or does not
+   * answer in time is logged as a warning (unless quiet) and the spans are dropped.
+   */
   shutdown(timeoutMs: number, quiet?: boolean): Promise<void>;
   forceFlush(): Promise<void>;
 }
@@ -52,6 +58,8 @@ export interface TelemetryOptions {
 
 export const TRACER_NAME = 'knative-fn';
 const DEFAULT_RATIO = 1;
+/** The longest the last flush may take at exit, whatever time the drain has left: a healthy export takes milliseconds. */
+export const FLUSH_MAX_MS = 3_000;
 
 function str(env: Env, name: string): string | undefined {
   const v = env[name]?.trim();
@@ -250,9 +258,13 @@ export async function createTelemetry(options: TelemetryOptions): Promise<Teleme
   const disabled = str(env, 'OTEL_SDK_DISABLED')?.toLowerCase() === 'true';
   const processors = disabled ? [] : (options.spanProcessors ?? (await processorsFromEnv(env, logger)));
   if (processors.length === 0) {
+    // Tracing off still gives each request its own span id (not recorded, not exported, flags 00) in the caller's
+    // trace or a new one: traceresponse and the logs' span_id name this hop, never the caller's span.
+    const ids = new TracerProvider({ sampler: new AlwaysOffSampler() });
+    trace.setGlobalTracerProvider(ids);
     return {
       enabled: false,
-      tracer: trace.getTracer(TRACER_NAME),
+      tracer: ids.getTracer(TRACER_NAME),
       shutdown: async () => {},
       forceFlush: async () => {},
     };
@@ -269,16 +281,28 @@ export async function createTelemetry(options: TelemetryOptions): Promise<Teleme
     tracer: provider.getTracer(TRACER_NAME),
     forceFlush: () => provider.forceFlush(),
     shutdown: async (timeoutMs, quiet = false) => {
+      // Spans that cannot be delivered are lost, and the exit goes on: a warning, never a failed drain. The flush is
+      // bounded well under any drain deadline: the exporter's own retries against a refused or silent collector
+      // (OTEL_EXPORTER_OTLP_TIMEOUT, 10 s by default, with backoff) would otherwise hold the exit for seconds.
+      const budgetMs = Math.min(timeoutMs, FLUSH_MAX_MS);
       let timer: NodeJS.Timeout | undefined;
-      const deadline = new Promise<void>((resolve) => {
-        timer = setTimeout(() => {
-          if (!quiet) logger.warn({ timeoutMs }, 'telemetry flush did not finish in time; remaining spans dropped');
-          resolve();
-        }, timeoutMs);
+      const deadline = new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), budgetMs);
         timer.unref();
       });
       try {
-        await Promise.race([provider.shutdown(), deadline]);
+        const result = await Promise.race([provider.shutdown().then(() => 'done' as const), deadline]);
+        if (result === 'timeout' && !quiet) {
+          logger.warn({ timeoutMs: budgetMs }, 'telemetry flush did not finish in time; remaining spans dropped: check that the collector at OTEL_EXPORTER_OTLP_ENDPOINT answers');
+        }
+      } catch (err) {
+        const e = err as { name?: string; code?: string };
+        if (!quiet) {
+          logger.warn(
+            { errorClass: e.code ?? e.name ?? 'Error' },
+            'telemetry flush failed; remaining spans dropped: check that the collector at OTEL_EXPORTER_OTLP_ENDPOINT is reachable',
+          );
+        }
       } finally {
         clearTimeout(timer);
       }

@@ -95,10 +95,20 @@ t.test('keep-alive outlives queue-proxy idle reuse (90 s)', async (t) => {
 });
 
 t.test('X-Forwarded-* is trusted from loopback (queue-proxy) only', async (t) => {
-  const { url, spans } = await startApp(t);
-  await fetch(url, { headers: { 'x-forwarded-proto': 'https', 'x-forwarded-for': '203.0.113.7' } });
-  t.equal(spans()[0]?.attributes['url.scheme'], 'https');
+  const { app, url, spans } = await startApp(t);
+  const forwarded = { 'x-forwarded-proto': 'https', 'x-forwarded-for': '203.0.113.7', 'x-forwarded-host': 'evil.example' };
+  await fetch(url, { headers: forwarded });
+  t.equal(spans()[0]?.attributes['url.scheme'], 'https', 'from loopback: trusted');
   t.equal(spans()[0]?.attributes['client.address'], '203.0.113.7');
+  // The same headers from a peer that is not loopback (a pod IP reached past queue-proxy) are ignored.
+  for (const peer of ['10.0.0.5', '192.0.2.10', 'fd00::5']) {
+    const res = await app.inject({ method: 'GET', url: '/', headers: forwarded, remoteAddress: peer });
+    t.equal(res.statusCode, 200);
+    const span = spans().at(-1);
+    t.equal(span?.attributes['url.scheme'], 'http', `from ${peer}: X-Forwarded-Proto ignored`);
+    t.equal(span?.attributes['client.address'], peer, `from ${peer}: X-Forwarded-For ignored`);
+    t.not(span?.attributes['server.address'], 'evil.example', `from ${peer}: X-Forwarded-Host ignored`);
+  }
 });
 
 t.test('a slow client body does not hold the process hostage past its limit', async (t) => {

@@ -1,4 +1,6 @@
 import t from 'tap';
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { spawnSync } from 'node:child_process';
 import { tool } from './helpers/paths.js';
 import { startApp } from './helpers/app.js';
@@ -65,4 +67,55 @@ t.test('the route label is the template under path parameters', async (t) => {
   const text = await metrics.registry.metrics();
   t.match(text, /http_server_request_duration_seconds_count\{method="GET",route="\/users\/:id\/orders\/:order",status_code="200"\} 2/);
   t.notMatch(text, /alice|orders\/99/);
+});
+
+/** Sends a request with its whole body over a raw socket, then drops the connection while the handler still runs. */
+async function disconnectMidHandler(url: string, method: 'GET' | 'POST'): Promise<void> {
+  const { port } = new URL(url);
+  const body = method === 'POST' ? '{"a":1}' : '';
+  const head = method === 'POST' ? `content-type: application/json\r\ncontent-length: ${body.length}\r\n` : '';
+  const socket = connect(Number(port), '127.0.0.1');
+  await once(socket, 'connect');
+  socket.write(`${method} /slow HTTP/1.1\r\nhost: 127.0.0.1\r\n${head}\r\n${body}`);
+  await new Promise((r) => setTimeout(r, 50));
+  socket.destroy();
+}
+
+t.test('a client that disconnects while the handler runs: the request ends once, whether or not its body was read', async (t) => {
+  let handled = 0;
+  const { url, metrics, spans, logs } = await startApp(t, {
+    fn: {
+      routes: async (app) => {
+        const slow = async () => {
+          await new Promise((r) => setTimeout(r, 300));
+          handled += 1;
+          return { ok: true };
+        };
+        app.get('/slow', slow);
+        app.post('/slow', slow);
+      },
+    },
+  });
+  const active = async () => (await metrics.activeRequests.get()).values[0]?.value ?? 0;
+  for (const method of ['POST', 'GET'] as const) {
+    await disconnectMidHandler(url, method);
+    await new Promise((r) => setTimeout(r, 50));
+    t.equal(await active(), 0, `${method}: http_server_active_requests is back to 0 when the connection closes`);
+    t.equal(handled, 0, 'while the handler still runs');
+  }
+  while (handled < 2) await new Promise((r) => setTimeout(r, 50));
+  await new Promise((r) => setTimeout(r, 100));
+  t.equal(await active(), 0, 'and stays 0 once both handlers returned (not decremented twice)');
+  t.equal(spans().length, 2, 'one span per request');
+  t.same(spans().map((s) => s.attributes['error.type']), ['aborted', 'aborted']);
+  const lines = logs().filter((l) => l.path === '/slow');
+  t.same(lines.map((l) => [l.method, l.msg]).sort(), [['GET', 'request aborted by the client'], ['POST', 'request aborted by the client']], 'one access line each');
+
+  // A completed request still ends once, through onResponse, not a second time on close.
+  t.equal((await fetch(`${url}/slow`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status, 200);
+  await new Promise((r) => setTimeout(r, 50));
+  t.equal(await active(), 0);
+  t.equal(spans().length, 3);
+  t.equal(logs().filter((l) => l.path === '/slow').length, 3);
+  t.equal(spans()[2]?.attributes['http.response.status_code'], 200);
 });

@@ -1,5 +1,8 @@
 import t from 'tap';
 import { createServer, type Socket } from 'node:net';
+import { Writable } from 'node:stream';
+import { format, inspect } from 'node:util';
+import { createLogger } from '../src/logger.js';
 import { classify, parseSecretString, SecretLoadError, SecretStore, type SecretStoreLogger } from '../src/secrets.js';
 import { freePort, startMoto, type Moto } from './helpers/moto.js';
 import { baseEnv, runToExit, startServer } from './helpers/process.js';
@@ -158,4 +161,51 @@ t.test('a healthy start-up with secrets: ready, signs, and never prints a value'
   t.equal(exit.code, 0);
   t.notMatch(server.output(), VALUE, 'no secret or credential value in any log line');
   t.notMatch(server.output(), /\bpw\b/);
+});
+
+t.test('the store serialises to secret names only, however user code logs it', async (t) => {
+  const s = store(['app/one']);
+  await s.load();
+  let out = '';
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      out += String(chunk);
+      cb();
+    },
+  });
+  const log = createLogger('info', { service: 't' }, sink);
+  log.info(s, 'the store as the merging object');
+  log.info({ store: s }, 'the store as a field');
+  log.info({ nested: { deeper: { store: s } } }, 'the store deeper than any redact path');
+  log.info(`${format('%o', s)} ${format('%j', s)} ${inspect(s, { showHidden: true, depth: 10 })}`);
+  const printed = `${out}\n${JSON.stringify(s)}\n${JSON.stringify({ ...s })}\n${format('%s %O', s, s)}`;
+  t.notMatch(printed, VALUE, 'no secret value');
+  t.notMatch(printed, 'from-one');
+  t.same(JSON.parse(JSON.stringify(s)), { ids: ['app/one'], keys: ['SIGNING_KEY', 'SHARED'], loaded: true }, 'ids and key names');
+  t.match(out.split('\n')[0], /"ids":\["app\/one"\]/, 'a logged store names its secrets');
+  t.match(inspect(s), /^SecretStore \{ ids: \[ 'app\/one' \], keys: \[ 'SIGNING_KEY', 'SHARED' \], loaded: true \}$/);
+  t.equal(s.get('SIGNING_KEY'), VALUE, 'the values are still there for get()');
+});
+
+t.test('stop() while a refresh is in flight: no refresh after it', async (t) => {
+  let calls = 0;
+  let answer!: () => void;
+  const fetcher = {
+    fetch: () =>
+      new Promise<{ secretString: string }>((resolve) => {
+        calls += 1;
+        answer = () => resolve({ secretString: '{"K":"v"}' });
+        if (calls === 1) answer(); // load() answers at once; the refreshes wait for the test
+      }),
+  };
+  const s = new SecretStore({ ids: ['app/x'], region: 'us-east-1', refreshSeconds: 1, logger: quiet, fetcher });
+  await s.load();
+  s.startRefresh();
+  const until = Date.now() + 5_000;
+  while (calls < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+  t.equal(calls, 2, 'the first background refresh is in flight');
+  s.stop();
+  answer();
+  await new Promise((r) => setTimeout(r, 2_500)); // more than two refresh periods (1 s + 5 % jitter)
+  t.equal(calls, 2, 'no fetch after stop()');
 });

@@ -1,6 +1,7 @@
 import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import t from 'tap';
 import { startApp } from './helpers/app.js';
+import { baseEnv, startServer } from './helpers/process.js';
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 const PARENT = '00f067aa0ba902b7';
@@ -116,3 +117,41 @@ t.test('the first request is marked as the cold start and carries Server-Timing'
   t.equal(spans()[0]?.attributes['function.cold_start'], true);
   t.notOk(spans()[1] && 'function.cold_start' in spans()[1]!.attributes);
 });
+
+for (const off of [{ OTEL_TRACES_EXPORTER: 'none' }, { OTEL_SDK_DISABLED: 'true', OTEL_TRACES_EXPORTER: 'otlp' }] as Record<string, string>[]) {
+  t.test(`tracing off (${Object.entries(off).map(([k, v]) => `${k}=${v}`).join(' ')}): every response still names this hop in traceresponse`, async (t) => {
+    const server = await startServer(baseEnv(off));
+    t.teardown(() => server.stop());
+    const headers = [];
+    for (const init of [{}, {}, { headers: { traceparent: `00-${TRACE}-${PARENT}-01` } }, { headers: { traceparent: `00-${TRACE}-${PARENT}-00` } }]) {
+      const res = await fetch(`${server.url}/`, init);
+      t.equal(res.status, 200);
+      headers.push(res.headers.get('traceresponse') ?? '');
+    }
+    const missing = await fetch(`${server.url}/nowhere`, { headers: { traceparent: `00-${TRACE}-${PARENT}-01` } });
+    t.equal(missing.status, 404);
+    headers.push(missing.headers.get('traceresponse') ?? '');
+    const parsed = headers.map((h) => /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/.exec(h));
+    t.ok(parsed.every(Boolean), `a traceresponse on every response: ${headers.join(' | ')}`);
+    const [a, b, c, d, e] = parsed.map((m) => ({ trace: m?.[1], span: m?.[2], flags: m?.[3] }));
+    t.not(a?.trace, b?.trace, 'without traceparent: a new trace per request');
+    for (const x of [c, d, e]) {
+      t.equal(x?.trace, TRACE, "with traceparent: the caller's trace");
+      t.not(x?.span, PARENT, "and this hop's own span id, not the caller's");
+    }
+    t.ok(new Set(parsed.map((m) => m?.[2])).size === 5, 'a fresh span id per request');
+    t.ok(parsed.every((m) => m?.[3] === '00'), 'flags 00: nothing was recorded');
+    // The access lines carry the same ids as the header.
+    await new Promise((r) => setTimeout(r, 100));
+    const lines = server
+      .output()
+      .split('\n')
+      .filter((l) => l.includes('"request completed"'))
+      .map((l) => JSON.parse(l) as { trace_id?: string; span_id?: string });
+    t.same(
+      lines.map((l) => `${l.trace_id}-${l.span_id}`),
+      parsed.map((m) => `${m?.[1]}-${m?.[2]}`),
+      'the log lines name the same trace and span',
+    );
+  });
+}

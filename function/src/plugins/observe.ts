@@ -151,6 +151,12 @@ const observe: FastifyPluginCallback<ObserveOptions> = (app, opts, done) => {
       const flags = sc.traceFlags.toString(16).padStart(2, '0');
       reply.header(TRACERESPONSE, `00-${sc.traceId}-${sc.spanId}-${flags}`);
     }
+    // The response's 'close' comes exactly once, after 'finish' or when the connection goes first (the client gave
+    // up, queue-proxy cancelled the request or hit the revision timeout), whether or not the body was read: a request
+    // that never finishes ends here, as aborted. Fastify's onRequestAbort covers only requests aborted mid-body.
+    reply.raw.once('close', () => {
+      if (!reply.raw.writableFinished) finish(request, null);
+    });
     // Lines logged inside the request's context carry its trace ids (the logger's mixin reads the active span).
     context.with(ctx, next);
   });
@@ -216,10 +222,6 @@ const observe: FastifyPluginCallback<ObserveOptions> = (app, opts, done) => {
 
   app.addHook('onResponse', (request, reply, next) => {
     finish(request, reply);
-    next();
-  });
-  app.addHook('onRequestAbort', (request, next) => {
-    finish(request, null);
     next();
   });
 

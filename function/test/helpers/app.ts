@@ -10,6 +10,7 @@ import { buildApp } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { createMetrics, type Metrics } from '../../src/metrics.js';
+import type { Lifecycle } from '../../src/plugins/health.js';
 import { SecretStore } from '../../src/secrets.js';
 import { Startup } from '../../src/startup.js';
 import { createTelemetry } from '../../src/telemetry.js';
@@ -22,6 +23,8 @@ export interface TestApp {
   metrics: Metrics;
   secrets: SecretStore;
   startup: Startup;
+  /** What server.ts sets on SIGTERM (draining) and what readiness reads. */
+  lifecycle: Lifecycle;
   /** Spans ended so far. */
   spans(): ReadableSpan[];
   /** Log lines written so far, parsed. */
@@ -33,6 +36,8 @@ export interface TestAppOptions {
   env?: Record<string, string>;
   fn?: FunctionModule;
   secrets?: SecretStore;
+  /** The address to listen on (loopback unless a test needs another). */
+  host?: string;
 }
 
 export async function startApp(t: Test, options: TestAppOptions = {}): Promise<TestApp> {
@@ -66,9 +71,9 @@ export async function startApp(t: Test, options: TestAppOptions = {}): Promise<T
     });
   await secrets.load();
   secrets.startRefresh();
-  const lifecycle = { draining: false, ready: () => secrets.loaded };
+  const lifecycle: Lifecycle = { draining: false, ready: () => secrets.loaded };
   const app = await buildApp({ config, secrets, telemetry, metrics, startup, lifecycle, logger, fn: options.fn });
-  await app.listen({ port: 0, host: '127.0.0.1' });
+  await app.listen({ port: 0, host: options.host ?? '127.0.0.1' });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
   t.teardown(async () => {
@@ -83,6 +88,7 @@ export async function startApp(t: Test, options: TestAppOptions = {}): Promise<T
     metrics,
     secrets,
     startup,
+    lifecycle,
     spans: () => exporter.getFinishedSpans(),
     logs: () =>
       output

@@ -82,11 +82,15 @@ export async function startServer(env: Record<string, string>, timeoutMs = 20_00
   );
   const ports = await new Promise<{ port: number; metricsPort: number }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start within ${timeoutMs} ms:\n${out}`)), timeoutMs);
+    let listening = false;
+    // The one listener that records stdout, for the whole life of the process: every line is in output() once.
     const onData = (d: Buffer) => {
       out += String(d);
+      if (listening) return;
       for (const line of out.split('\n')) {
         if (!line.includes('"listening"')) continue;
         const parsed = JSON.parse(line) as { port: number; metricsPort: number };
+        listening = true;
         clearTimeout(timer);
         resolve({ port: parsed.port, metricsPort: parsed.metricsPort });
         return;
@@ -99,7 +103,6 @@ export async function startServer(env: Record<string, string>, timeoutMs = 20_00
       reject(new Error(`server exited with ${code} before listening:\n${out}`));
     });
   });
-  child.stdout.on('data', (d) => (out += String(d)));
   return {
     child,
     ...ports,

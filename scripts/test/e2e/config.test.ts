@@ -10,7 +10,7 @@ import { parse } from 'yaml';
 import { loadChartModel } from '../../dev/lib/chart.ts';
 import { queueProxyEnv } from '../../dev/lib/queue-proxy.ts';
 import { DEFAULT_PORTS, portsFromEnv, RESERVED_PORTS, REPO_ROOT, toolPaths } from '../../dev/lib/stack.ts';
-import { formatTrace, parseTraceId, type JaegerTrace } from '../../trace.ts';
+import { formatTrace, parseTraceId, startsAfterEnd, type JaegerTrace } from '../../trace.ts';
 
 const values = parse(readFileSync(join(REPO_ROOT, 'chart/values.yaml'), 'utf8')) as {
   containerConcurrency: number;
@@ -117,4 +117,13 @@ t.test('the trace printer draws a tree with services, durations, status, attribu
     ].join('\n'),
     out,
   );
+});
+
+t.test('span order is compared at one precision: the SDK starts spans in whole ms and ends them in µs', async (t) => {
+  // Request 1 entered 0.3 ms after request 0 left (1005.6 ms > 1005.3 ms), within the same millisecond: Jaeger shows
+  // its start as 1_005_000 µs (Date.now()), below request 0's end of 1_000_000 + 5_300 µs.
+  t.ok(startsAfterEnd({ startTime: 1_000_000, duration: 5_300 }, { startTime: 1_005_000 }), 'same millisecond: not an overlap');
+  t.ok(startsAfterEnd({ startTime: 1_000_000, duration: 5_300 }, { startTime: 1_006_000 }));
+  t.notOk(startsAfterEnd({ startTime: 1_000_000, duration: 5_300 }, { startTime: 1_004_000 }), 'a real overlap is still one');
+  t.notOk(startsAfterEnd({ startTime: 1_000_000, duration: 50_000 }, { startTime: 1_020_000 }));
 });
