@@ -20,12 +20,12 @@ import { portInUse } from '../dev/lib/wait.ts';
 import { ensureBinaries } from './lib/build.ts';
 import { Cluster } from './lib/cluster.ts';
 import { ensureHostPackages } from './lib/network.ts';
-import { CLUSTER_NETNS, paths, ROOT } from './lib/layout.ts';
+import { CLUSTER_NETNS, hostPorts, paths, ROOT } from './lib/layout.ts';
 import { clusterNetworkExists, removeClusterNetwork } from './lib/network.ts';
 
 const READY = 'cluster ready';
 const p = paths();
-const httpPort = Number(process.env.CLUSTER_PORT || 8180);
+const ports = hostPorts();
 
 const say = (line: string): void => {
   process.stdout.write(`${line}\n`);
@@ -50,8 +50,8 @@ export function summary(): string {
   return `
 The local Kubernetes + Knative Serving runs (state and logs in ${p.state}).
   kubeconfig  ${p.kubeconfig}      e.g.  bin/kubectl --kubeconfig ${p.kubeconfig} get ksvc -A
-  ingress     http://<service>-<namespace>.localhost:${httpPort}/   (Knative's routes, through the cluster's ingress)
-  jaeger      http://10.250.0.1:16686
+  ingress     http://<service>-<namespace>.localhost:${ports.ingress}/   (Knative's routes, through the cluster's ingress)
+  jaeger      http://127.0.0.1:${ports.jaegerQuery}
   stop        make cluster-down`;
 }
 
@@ -60,7 +60,8 @@ async function serve(): Promise<number> {
   writeFileSync(p.pidFile, `${process.pid}\n`);
   const cluster = new Cluster({
     paths: p,
-    httpPort,
+    hostPorts: ports,
+    verbose: process.env.CLUSTER_VERBOSE === '1',
     helm: process.env.HELM || join(ROOT, 'bin', 'helm'),
     knativeValues: process.env.KNATIVE_VALUES || join(ROOT, 'scripts', 'cluster', 'knative-values.yaml'),
     say: (line) => say(`==> ${line}`),
@@ -104,7 +105,9 @@ async function up(): Promise<number> {
     say(`removing what an earlier cluster left behind (${CLUSTER_NETNS})`);
     removeClusterNetwork();
   }
-  if (await portInUse(httpPort, '127.0.0.1')) return fail(`port ${httpPort} on 127.0.0.1 is taken`, 'stop what uses it, or set CLUSTER_PORT');
+  for (const [what, port] of Object.entries(ports)) {
+    if (await portInUse(port, '127.0.0.1')) return fail(`port ${port} on 127.0.0.1 (${what}) is taken`, `stop what uses it${what === 'ingress' ? ', or set CLUSTER_PORT' : ''}`);
+  }
   mkdirSync(p.logs, { recursive: true });
   const log = join(p.logs, 'supervisor.log');
   writeFileSync(log, '');
@@ -176,6 +179,7 @@ async function down(): Promise<number> {
   // Whatever is left (a supervisor killed with SIGKILL, a crash): everything lives in our namespaces.
   removeClusterNetwork();
   rmSync(p.pidFile, { force: true });
+  rmSync(p.kubeconfig, { force: true });
   say(pid ? 'cluster stopped' : 'no cluster was running; removed anything left behind');
   return 0;
 }

@@ -3,7 +3,7 @@
  * and the ingress inside the node's network namespace, installs Knative Serving with the platform's configuration,
  * then watches them; stop() takes everything down in order (the node agent first, which stops its pods).
  */
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
@@ -13,16 +13,18 @@ import { waitFor } from '../../dev/lib/wait.ts';
 import { ensureBinaries, type Binaries } from './build.ts';
 import { knativeRelease, platformKnativeServing, toYaml } from './knative.ts';
 import {
-  CLUSTER_CIDR, CLUSTER_DOMAIN, CLUSTER_NETNS, INGRESS_CLASS, NODE_IP, NODE_NAME, POD_CIDR, PORTS, ROOT, SERVICE_CIDR,
+  CLUSTER_CIDR, CLUSTER_DOMAIN, CLUSTER_NETNS, HOST_PORTS, INGRESS_CLASS, NODE_IP, NODE_NAME, POD_CIDR, PORTS, ROOT, SERVICE_CIDR,
   type Paths,
 } from './layout.ts';
 import { createClusterNetwork, inNode, removeClusterNetwork } from './network.ts';
-import { ensurePki, type Pki } from './pki.ts';
+import { ensurePki, writeHostKubeconfig, type Pki } from './pki.ts';
 
 export interface ClusterOptions {
   paths: Paths;
-  /** Host loopback port forwarded to the ingress's external listener. */
-  httpPort: number;
+  /** Host loopback ports forwarded to the node (apiserver, ingress listeners, Jaeger's query API). */
+  hostPorts: { apiserver: number; ingress: number; ingressInternal: number; jaegerQuery: number };
+  /** Debug logging of the node agent and the ingress. */
+  verbose?: boolean;
   /** helm binary (renders the platform's KnativeServing). */
   helm: string;
   /** Values for platform/charts/knative-serving (default scripts/cluster/knative-values.yaml). */
@@ -36,7 +38,7 @@ const STOP_ORDER = ['kfn-agent', 'kfn-ingress', 'jaeger', 'kube-proxy', 'kube-sc
 export class Cluster {
   readonly procs = new Map<string, Proc>();
   readonly opts: ClusterOptions;
-  #forwarder: net.Server | undefined;
+  #forwarders: net.Server[] = [];
   #stopping = false;
   bins: Binaries | undefined;
   pki: Pki | undefined;
@@ -67,22 +69,19 @@ export class Cluster {
     return proc;
   }
 
-  kubectl(args: string[], input?: string): string {
-    try {
-      return execFileSync(this.kubectlBin, ['--kubeconfig', this.opts.paths.kubeconfig, ...args], {
-        encoding: 'utf8',
-        input,
-        stdio: ['pipe', 'pipe', 'pipe'],
-        timeout: 120_000,
+  /** kubectl on the host, through the apiserver's loopback forward, which this process serves: never synchronous. */
+  kubectl(args: string[], input?: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const child = execFile(this.kubectlBin, ['--kubeconfig', this.opts.paths.kubeconfig, ...args], { encoding: 'utf8', timeout: 120_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+        if (err) reject(new Error(`kubectl ${args.slice(0, 3).join(' ')}: ${(stderr || err.message).trim()}`));
+        else resolve(stdout);
       });
-    } catch (err) {
-      const e = err as { stderr?: string; message: string };
-      throw new Error(`kubectl ${args.slice(0, 3).join(' ')}: ${(e.stderr || e.message).trim()}`);
-    }
+      if (input !== undefined) child.stdin?.end(input);
+    });
   }
 
-  apply(yaml: string, extra: string[] = []): void {
-    this.kubectl(['apply', '--server-side', '--force-conflicts', '-f', '-', ...extra], yaml);
+  async apply(yaml: string, extra: string[] = []): Promise<void> {
+    await this.kubectl(['apply', '--server-side', '--force-conflicts', '-f', '-', ...extra], yaml);
   }
 
   async start(): Promise<void> {
@@ -98,7 +97,12 @@ export class Cluster {
     const k = this.pki;
     removeClusterNetwork();
     createClusterNetwork();
-    say(`network namespace ${CLUSTER_NETNS} up, node address ${NODE_IP}`);
+    const hp = this.opts.hostPorts;
+    for (const [port, target] of [[hp.apiserver, PORTS.apiserver], [hp.ingress, PORTS.ingressExternal], [hp.ingressInternal, PORTS.ingressInternal], [hp.jaegerQuery, PORTS.jaegerQuery]] as const) {
+      this.#forwarders.push(await forward(port, NODE_IP, target));
+    }
+    writeHostKubeconfig(p, k);
+    say(`network namespace ${CLUSTER_NETNS} up, node address ${NODE_IP}; forwarded to 127.0.0.1: apiserver :${hp.apiserver}, ingress :${hp.ingress} (cluster-local :${hp.ingressInternal}), jaeger :${hp.jaegerQuery}`);
 
     const tPlane = Date.now();
     const etcd = this.#spawn('etcd', bin('etcd'), [
@@ -118,7 +122,7 @@ export class Cluster {
     ]);
     await waitFor('the apiserver to be ready (/readyz)', async () => {
       try {
-        return this.kubectl(['get', '--raw', '/readyz']).trim() === 'ok';
+        return (await this.kubectl(['get', '--raw', '/readyz'])).trim() === 'ok';
       } catch {
         return false;
       }
@@ -127,16 +131,16 @@ export class Cluster {
     say(`apiserver ready in ${since(tPlane)}`);
 
     this.#spawn('kube-controller-manager', bin('kube-controller-manager'), [
-      `--kubeconfig=${p.kubeconfig}`, `--service-account-private-key-file=${k.saKey}`, `--root-ca-file=${k.ca}`,
+      `--kubeconfig=${p.nodeKubeconfig}`, `--service-account-private-key-file=${k.saKey}`, `--root-ca-file=${k.ca}`,
       `--cluster-signing-cert-file=${k.ca}`, `--cluster-signing-key-file=${k.caKey}`, '--use-service-account-credentials=true',
       '--leader-elect=false', '--controllers=*', '--allocate-node-cidrs=false', `--cluster-cidr=${CLUSTER_CIDR}`,
       `--service-cluster-ip-range=${SERVICE_CIDR}`, '--bind-address=127.0.0.1', '--secure-port=10257', '--v=1',
     ]);
     this.#spawn('kube-scheduler', bin('kube-scheduler'), [
-      `--kubeconfig=${p.kubeconfig}`, '--leader-elect=false', '--bind-address=127.0.0.1', '--secure-port=10259',
+      `--kubeconfig=${p.nodeKubeconfig}`, '--leader-elect=false', '--bind-address=127.0.0.1', '--secure-port=10259',
     ]);
     this.#spawn('kube-proxy', bin('kube-proxy'), [
-      `--kubeconfig=${p.kubeconfig}`, '--proxy-mode=iptables', `--hostname-override=${NODE_NAME}`, `--cluster-cidr=${CLUSTER_CIDR}`,
+      `--kubeconfig=${p.nodeKubeconfig}`, '--proxy-mode=iptables', `--hostname-override=${NODE_NAME}`, `--cluster-cidr=${CLUSTER_CIDR}`,
       '--conntrack-max-per-core=0', '--conntrack-tcp-timeout-established=0', '--conntrack-tcp-timeout-close-wait=0',
       '--metrics-bind-address=127.0.0.1:10249', '--healthz-bind-address=127.0.0.1:10256',
     ]);
@@ -148,51 +152,53 @@ export class Cluster {
     const tKnative = Date.now();
     const spec = platformKnativeServing(this.opts.helm, this.opts.knativeValues);
     const release = knativeRelease(spec);
-    this.apply(toYaml(release.namespace));
-    this.apply(toYaml(release.crds));
-    this.kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd', '--all']);
-    this.apply(toYaml(release.rbac));
+    await this.apply(toYaml(release.namespace));
+    await this.apply(toYaml(release.crds));
+    await this.kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd', '--all']);
+    await this.apply(toYaml(release.rbac));
     // Before the webhooks: config-map validation fails closed until the webhook pod serves.
-    this.apply(toYaml(release.config));
-    this.apply(nodeServices());
+    await this.apply(toYaml(release.config));
+    await this.apply(nodeServices());
     say(`Knative's CRDs and configuration applied in ${since(tKnative)} (ingress class ${spec.config?.network?.['ingress-class'] ?? '(not set: Knative falls back to Istio\'s)'})`);
 
     const images = join(p.state, 'images.json');
     writeFileSync(images, imagesFile(this.bins));
     this.#spawn('kfn-agent', this.bins.agent, [
-      `--kubeconfig=${p.kubeconfig}`, `--node-name=${NODE_NAME}`, `--node-ip=${NODE_IP}`, `--pod-cidr=${POD_CIDR}`,
+      `--kubeconfig=${p.nodeKubeconfig}`, `--node-name=${NODE_NAME}`, `--node-ip=${NODE_IP}`, `--pod-cidr=${POD_CIDR}`,
       `--images=${images}`, `--state-dir=${p.agentState}`, `--cluster-domain=${CLUSTER_DOMAIN}`,
       `--kubelet-port=${PORTS.kubelet}`, `--tls-cert=${k.agentCert}`, `--tls-key=${k.agentKey}`, `--client-ca-file=${k.ca}`,
+      ...(this.opts.verbose ? ['-v'] : []),
     ]);
     this.#spawn('kfn-ingress', this.bins.ingress, [
-      `--kubeconfig=${p.kubeconfig}`, `--ingress-class=${INGRESS_CLASS}`,
+      `--kubeconfig=${p.nodeKubeconfig}`, `--ingress-class=${INGRESS_CLASS}`,
       `--external-addr=:${PORTS.ingressExternal}`, `--internal-addr=:${PORTS.ingressInternal}`,
+      ...(this.opts.verbose ? ['-v'] : []),
     ]);
-    await waitFor('the node to be Ready', async () => /True/.test(this.kubectl(['get', 'node', NODE_NAME, '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}'])), {
+    await waitFor('the node to be Ready', async () => /True/.test(await this.kubectl(['get', 'node', NODE_NAME, '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}'])), {
       timeoutMs: 60_000, intervalMs: 300, proc: this.procs.get('kfn-agent'),
     });
-    this.apply(toYaml(release.webhooks));
-    this.apply(toYaml(release.workloads));
+    await this.apply(toYaml(release.webhooks));
+    await this.apply(toYaml(release.workloads));
     const tDeploy = Date.now();
     await waitFor('Knative Serving to be available', async () => {
-      const out = this.kubectl(['-n', 'knative-serving', 'get', 'deploy', '-o', 'jsonpath={range .items[*]}{.metadata.name}={.status.availableReplicas}{"\\n"}{end}']);
+      const out = await this.kubectl(['-n', 'knative-serving', 'get', 'deploy', '-o', 'jsonpath={range .items[*]}{.metadata.name}={.status.availableReplicas}{"\\n"}{end}']);
       const rows = out.trim().split('\n').filter(Boolean);
       return rows.length >= 4 && rows.every((r) => Number(r.split('=')[1] || 0) >= 1);
     }, { timeoutMs: 240_000, intervalMs: 500, proc: this.procs.get('kfn-agent') });
     say(`Knative Serving available in ${since(tDeploy)} (controller, webhook, autoscaler, activator as pods)`);
 
-    this.#forwarder = await forward(this.opts.httpPort, NODE_IP, PORTS.ingressExternal);
     say(`cluster up in ${since()}`);
   }
 
   async stop(): Promise<void> {
     this.#stopping = true;
-    this.#forwarder?.close();
+    rmSync(this.opts.paths.kubeconfig, { force: true });
     for (const name of STOP_ORDER) {
       const proc = this.procs.get(name);
       // The agent stops every pod (preStop, SIGTERM, grace capped) before it exits.
       if (proc) await proc.stop('SIGTERM', name === 'kfn-agent' ? 90_000 : 15_000);
     }
+    for (const f of this.#forwarders) f.close();
     removeClusterNetwork();
   }
 }
@@ -273,7 +279,7 @@ export function forward(port: number, host: string, targetPort: number): Promise
   });
   return new Promise((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
-      reject(new Error(err.code === 'EADDRINUSE' ? `port ${port} on 127.0.0.1 is taken: stop what uses it or set CLUSTER_PORT` : err.message)),
+      reject(new Error(err.code === 'EADDRINUSE' ? `port ${port} on 127.0.0.1 is taken: stop what uses it${port === HOST_PORTS.apiserver || port === HOST_PORTS.jaegerQuery ? '' : ' or set CLUSTER_PORT'}` : err.message)),
     );
     server.listen({ port, host: '127.0.0.1', exclusive: true }, () => resolve(server));
   });

@@ -34,6 +34,23 @@ export const PORTS = {
   jaegerQuery: 16686,
 } as const;
 
+/**
+ * What the host reaches, on its loopback only: the supervisor forwards each to the node. Nothing on the host talks
+ * to the node's address directly, so a kubeconfig or URL left over after `make cluster-down` cannot send traffic to
+ * 10.250.0.1 through the host's default route.
+ */
+export const HOST_PORTS = {
+  apiserver: 16443,
+  /** Overridden by CLUSTER_PORT. */
+  ingress: 8180,
+  ingressInternal: 8181,
+  jaegerQuery: 16686,
+} as const;
+
+export function hostPorts(env: NodeJS.ProcessEnv = process.env): { apiserver: number; ingress: number; ingressInternal: number; jaegerQuery: number } {
+  return { ...HOST_PORTS, ingress: Number(env.CLUSTER_PORT || HOST_PORTS.ingress) };
+}
+
 /** The ingress class the platform configures (Kourier's); the local ingress serves it. */
 export const INGRESS_CLASS = 'kourier.ingress.networking.knative.dev';
 
@@ -41,7 +58,10 @@ export interface Paths {
   /** Everything the running cluster writes: pki, etcd data, logs, pid files, the agent's state. */
   state: string;
   pki: string;
+  /** For the host (kubectl, helm, tests): the apiserver through its loopback forward. */
   kubeconfig: string;
+  /** For the processes inside the node's namespace: the apiserver at the node address. */
+  nodeKubeconfig: string;
   logs: string;
   etcdData: string;
   agentState: string;
@@ -59,6 +79,7 @@ export function paths(env: NodeJS.ProcessEnv = process.env): Paths {
     state,
     pki: join(state, 'pki'),
     kubeconfig: join(state, 'kubeconfig'),
+    nodeKubeconfig: join(state, 'node.kubeconfig'),
     logs: join(state, 'logs'),
     etcdData: join(state, 'etcd'),
     agentState: join(state, 'agent'),

@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLUSTER_DOMAIN, NODE_IP, NODE_NAME, PORTS, type Paths } from './layout.ts';
+import { CLUSTER_DOMAIN, HOST_PORTS, NODE_IP, NODE_NAME, PORTS, type Paths } from './layout.ts';
 
 export interface Pki {
   dir: string;
@@ -72,8 +72,13 @@ export function ensurePki(p: Paths): Pki {
     openssl(dir, ['genrsa', '-out', 'sa.key', '2048']);
     openssl(dir, ['rsa', '-in', 'sa.key', '-pubout', '-out', 'sa.pub']);
   }
-  writeFileSync(p.kubeconfig, kubeconfig(pki));
+  writeFileSync(p.nodeKubeconfig, kubeconfig(pki));
   return pki;
+}
+
+/** The host's kubeconfig: written once the apiserver's loopback forward listens, removed at teardown. */
+export function writeHostKubeconfig(p: Paths, pki: Pki): void {
+  writeFileSync(p.kubeconfig, kubeconfig(pki, `https://127.0.0.1:${HOST_PORTS.apiserver}`));
 }
 
 export function kubeconfig(pki: Pki, server = `https://${NODE_IP}:${PORTS.apiserver}`): string {

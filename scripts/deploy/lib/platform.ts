@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run, runRaw } from './exec.ts';
 import { platformDir, type Context, type EnvName } from './config.ts';
-import { NODE_IP, paths as clusterPaths, PORTS } from '../../cluster/lib/layout.ts';
+import { hostPorts, paths as clusterPaths, PORTS } from '../../cluster/lib/layout.ts';
 import { Refusal } from './steps.ts';
 
 /** What the deploy needs from the platform: the `deploy` output object of platform/envs/<env>. */
@@ -119,8 +119,8 @@ export function localOutputs(ctx: Context): PlatformOutputs {
     secretArns: [],
     architecture: 'amd64',
     otlpEndpoint: `http://otel-collector.observability.svc.cluster.local:${PORTS.otlpHttp}`,
-    jaegerUrl: `http://${NODE_IP}:${PORTS.jaegerQuery}`,
-    local: { kubeconfig: cluster.kubeconfig, ingressPort: Number(ctx.env.CLUSTER_PORT || 8180) },
+    jaegerUrl: `http://127.0.0.1:${hostPorts(ctx.env).jaegerQuery}`,
+    local: { kubeconfig: cluster.kubeconfig, ingressPort: hostPorts(ctx.env).ingress },
   };
 }
 

@@ -12,7 +12,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import http from 'node:http';
 import { join } from 'node:path';
-import { NODE_IP, paths, PORTS, ROOT } from '../../cluster/lib/layout.ts';
+import { hostPorts, paths, ROOT } from '../../cluster/lib/layout.ts';
 
 export interface Target {
   kubeconfig: string;
@@ -64,14 +64,14 @@ export async function acquire(): Promise<Target> {
       owned: false,
     };
   }
-  const port = process.env.CLUSTER_PORT || '8180';
+  const port = hostPorts();
   await sh(node, [join(ROOT, 'scripts', 'cluster', 'main.ts'), 'up']);
   await sh(node, [join(ROOT, 'scripts', 'deploy', 'cli.ts'), 'deploy-local']);
   return {
     kubeconfig: paths().kubeconfig,
-    ingressUrl: `http://127.0.0.1:${port}`,
-    internalUrl: `http://${NODE_IP}:${PORTS.ingressInternal}`,
-    jaegerUrl: `http://${NODE_IP}:${PORTS.jaegerQuery}`,
+    ingressUrl: `http://127.0.0.1:${port.ingress}`,
+    internalUrl: `http://127.0.0.1:${port.ingressInternal}`,
+    jaegerUrl: `http://127.0.0.1:${port.jaegerQuery}`,
     namespace: NAMESPACE,
     service: SERVICE,
     owned: true,
