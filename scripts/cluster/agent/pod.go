@@ -103,7 +103,7 @@ type proc struct {
 	Start uint64 `json:"start"` // start time in clock ticks (/proc/<pid>/stat field 22), to not kill a reused PID
 }
 
-func newPodRT(p *provider, pod *corev1.Pod) *podRT {
+func newPodRT(p *provider, pod *corev1.Pod, restored map[string]int32) *podRT {
 	uid := string(pod.UID)
 	short := strings.ReplaceAll(uid, "-", "")
 	if len(short) > 8 {
@@ -119,7 +119,6 @@ func newPodRT(p *provider, pod *corev1.Pod) *podRT {
 		workerDone: make(chan struct{}), stopped: make(chan struct{}),
 		log: slog.With("pod", pod.Namespace+"/"+pod.Name),
 	}
-	restored := p.restoredRestarts(uid)
 	for _, c := range pod.Spec.InitContainers {
 		rt.init = append(rt.init, &ctrRT{spec: c, init: true, restartCount: restored[c.Name],
 			state: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "PodInitializing"}}})
