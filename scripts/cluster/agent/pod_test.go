@@ -240,14 +240,6 @@ func TestPodLifecycle(t *testing.T) {
 	if ts := final.ContainerStatuses[0].State.Terminated; ts == nil || ts.ExitCode != 0 {
 		t.Errorf("terminated state: %+v", final.ContainerStatuses[0].State)
 	}
-	logs, _ = os.ReadFile(logFile)
-	pre, term := strings.Index(string(logs), "EVENT preStop"), strings.Index(string(logs), "EVENT SIGTERM")
-	if pre < 0 || term < 0 || pre > term {
-		t.Errorf("want preStop before SIGTERM:\n%s", logs)
-	}
-	if err := exec.Command("ip", "netns", "exec", rt.netns, "true").Run(); err == nil {
-		t.Error("the pod's network namespace still exists")
-	}
 	deadline = time.Now().Add(5 * time.Second)
 	for {
 		if _, err := client.CoreV1().Pods("default").Get(ctx, "helper", metav1.GetOptions{}); err != nil {
@@ -257,6 +249,21 @@ func TestPodLifecycle(t *testing.T) {
 			t.Fatal("the stopped pod was not deleted from the API")
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+	// The logs of the deleted pod are kept under <state-dir>/logs.
+	logs, err := os.ReadFile(filepath.Join(p.cfg.stateDir, "logs", "default_helper_"+strings.TrimPrefix(rt.netns, "kfn-pod-"), "user-container", "0.log"))
+	if err != nil {
+		t.Fatalf("archived log: %v", err)
+	}
+	pre, term := strings.Index(string(logs), "EVENT preStop"), strings.Index(string(logs), "EVENT SIGTERM")
+	if pre < 0 || term < 0 || pre > term {
+		t.Errorf("want preStop before SIGTERM:\n%s", logs)
+	}
+	if err := exec.Command("ip", "netns", "exec", rt.netns, "true").Run(); err == nil {
+		t.Error("the pod's network namespace still exists")
+	}
+	if _, err := os.Stat(rt.dir); !os.IsNotExist(err) {
+		t.Errorf("the pod's state dir (volumes) must be gone: %v", err)
 	}
 	// Order: once Ready was sent, no status said not-ready before the deletion began.
 	rec.mu.Lock()
