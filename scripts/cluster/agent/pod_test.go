@@ -7,6 +7,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/virtual-kubelet/virtual-kubelet/node/api"
 	authv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -42,6 +44,10 @@ func TestMain(m *testing.M) {
 // writes into its emptyDir, answers the readiness probe only with Knative's probe header, logs the
 // preStop call and the SIGTERM in order.
 func helperServer() {
+	if os.Getenv("HELPER_MODE") == "crash" {
+		fmt.Println("run and crash")
+		os.Exit(3)
+	}
 	fmt.Printf("POD_IP=%s\n", os.Getenv("POD_IP"))
 	fmt.Printf("URL=%s\n", os.Getenv("URL"))
 	hosts, _ := os.ReadFile("/etc/hosts")
@@ -280,5 +286,130 @@ func TestPodLifecycle(t *testing.T) {
 				t.Errorf("status %d went back to not ready before the deletion: %+v", i, s.Conditions)
 			}
 		}
+	}
+}
+
+// testProvider builds a provider on a fake clientset holding objs, with its own pod CIDR.
+func testProvider(t *testing.T, ctx context.Context, dir, cidr string, objs ...runtime.Object) (*provider, *recorder, *fake.Clientset, cache.Indexer) {
+	images := filepath.Join(dir, "images.json")
+	self, _ := os.Executable()
+	os.WriteFile(images, []byte(fmt.Sprintf(`{"images":[{"match":"test.local/helper:*","command":[%q,"-test.run=^$"],
+		"workingDir":%q,"env":{"KFN_TEST_HELPER":"1"}}]}`, self, dir)), 0o644)
+	client := fake.NewSimpleClientset(objs...)
+	idx := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})
+	for _, o := range objs {
+		if pod, ok := o.(*corev1.Pod); ok {
+			_ = idx.Add(pod)
+		}
+	}
+	ipm, _ := newIPAM(cidr)
+	dns := newDNSManager(client, "cluster.local", "")
+	go dns.run(ctx)
+	p := &provider{
+		cfg: &config{nodeName: "test-node", nodeIP: "10.250.0.1", podCIDR: cidr, imagesFile: images,
+			stateDir: filepath.Join(dir, "state"), clusterDomain: "cluster.local", maxGrace: 45 * time.Second,
+			shutdownGrace: 3 * time.Second, apiHost: "10.250.0.1", apiPort: "6443"},
+		client: client, podLister: corev1listers.NewPodLister(idx), objects: &fakeObjects{},
+		ipam: ipm, dns: dns, pods: map[string]*podRT{}, restarts: map[string]map[string]int32{},
+	}
+	rec := &recorder{}
+	p.NotifyPods(ctx, rec.add)
+	return p, rec, client, idx
+}
+
+func ctrStatus(s corev1.PodStatus, name string) corev1.ContainerStatus {
+	for _, c := range s.ContainerStatuses {
+		if c.Name == name {
+			return c
+		}
+	}
+	return corev1.ContainerStatus{}
+}
+
+// A crashing container restarts with back-off, keeps its last state and previous logs; an
+// unmapped image waits with ErrImagePull naming the image file; the pod stays Pending meanwhile.
+func TestRestartsAndUnmappedImage(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "crashy", Namespace: "default", UID: types.UID(fmt.Sprintf("c4a5%04x-0000-4000-8000-000000000002", os.Getpid()&0xffff))},
+		Spec: corev1.PodSpec{NodeName: "test-node", Containers: []corev1.Container{
+			{Name: "crasher", Image: "test.local/helper:x", Env: []corev1.EnvVar{{Name: "HELPER_MODE", Value: "crash"}}},
+			{Name: "ghost", Image: "registry.example/unmapped:1"},
+		}},
+	}
+	p, rec, _, _ := testProvider(t, ctx, dir, "10.251.78.0/24", pod.DeepCopy())
+	if err := p.CreatePod(ctx, pod.DeepCopy()); err != nil {
+		t.Fatal(err)
+	}
+	rt := p.pods["default/crashy"]
+	defer rt.stop(nil, true)
+	st := rec.waitFor(t, "two restarts", 15*time.Second, func(s corev1.PodStatus) bool {
+		return ctrStatus(s, "crasher").RestartCount >= 2 && ctrStatus(s, "ghost").State.Waiting != nil &&
+			ctrStatus(s, "ghost").State.Waiting.Reason == "ErrImagePull"
+	})
+	c := ctrStatus(st, "crasher")
+	if lt := c.LastTerminationState.Terminated; lt == nil || lt.ExitCode != 3 || lt.Reason != "Error" {
+		t.Errorf("last state: %+v", c.LastTerminationState)
+	}
+	if st.Phase != corev1.PodPending {
+		t.Errorf("phase %s, want Pending while a container never started", st.Phase)
+	}
+	if g := ctrStatus(st, "ghost").State.Waiting; !strings.Contains(g.Message, p.cfg.imagesFile) {
+		t.Errorf("ErrImagePull message must name the image map: %q", g.Message)
+	}
+	for _, previous := range []bool{false, true} {
+		r, err := p.GetContainerLogs(ctx, "default", "crashy", "crasher", api.ContainerLogOpts{Previous: previous})
+		if err != nil {
+			t.Fatalf("logs (previous=%v): %v", previous, err)
+		}
+		b, _ := io.ReadAll(r)
+		r.Close()
+		if string(b) != "run and crash\n" {
+			t.Errorf("logs (previous=%v) = %q", previous, b)
+		}
+	}
+	if _, err := p.GetContainerLogs(ctx, "default", "crashy", "ghost", api.ContainerLogOpts{}); err == nil {
+		t.Error("a container that never ran has no logs")
+	}
+}
+
+// After a crash of the agent, a new run kills the processes and removes the namespaces the old
+// run left, and hands back the restart counts (one more for each container that was running).
+func TestCleanupPrevious(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "orphan", Namespace: "default", UID: types.UID(fmt.Sprintf("0f%06x-0000-4000-8000-000000000003", os.Getpid()&0xffffff))},
+		Spec:       corev1.PodSpec{NodeName: "test-node", Containers: []corev1.Container{{Name: "server", Image: "test.local/helper:x"}}},
+	}
+	p, rec, _, _ := testProvider(t, ctx, dir, "10.251.79.0/24", pod.DeepCopy())
+	if err := p.CreatePod(ctx, pod.DeepCopy()); err != nil {
+		t.Fatal(err)
+	}
+	rt := p.pods["default/orphan"]
+	defer rt.stop(nil, true) // the test's provider lives on: stop its restart loop at the end
+	rec.waitFor(t, "running", 10*time.Second, func(s corev1.PodStatus) bool { return ctrStatus(s, "server").State.Running != nil })
+	rt.mu.Lock()
+	pid := rt.ctrs[0].pid
+	rt.mu.Unlock()
+	// The agent "crashes" here: nothing is stopped. A new run cleans up.
+	restarts := cleanupPrevious(p.cfg.stateDir)
+	deadline := time.Now().Add(5 * time.Second)
+	for syscall.Kill(pid, 0) == nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d of the earlier run is still alive", pid)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := exec.Command("ip", "netns", "exec", rt.netns, "true").Run(); err == nil {
+		t.Error("the earlier run's network namespace still exists")
+	}
+	if got := restarts[string(pod.UID)]["server"]; got != 1 {
+		t.Errorf("restart count handed back: %d, want 1", got)
 	}
 }
