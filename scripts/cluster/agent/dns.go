@@ -29,6 +29,8 @@ type dnsManager struct {
 	services   func() ([]*corev1.Service, error)
 	slices     func() ([]*discoveryv1.EndpointSlice, error)
 
+	syncOnce sync.Once
+
 	mu      sync.Mutex
 	pods    map[string]hostsPod // netns -> pod
 	written map[string]string   // netns -> hosts content last written
@@ -115,11 +117,15 @@ func (d *dnsManager) snapshot() []service {
 
 // add writes a new pod's hosts and resolv.conf (waiting up to 5 s for the first Service list).
 func (d *dnsManager) add(netns string, p hostsPod) error {
-	if !d.svcSynced() || !d.epsSynced() {
+	// The first pods after the agent starts wait (once, at most 5 s) for the Service list; later
+	// pods never wait, even if the informers cannot sync (e.g. no right to list EndpointSlices).
+	d.syncOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		cache.WaitForCacheSync(ctx.Done(), d.svcSynced, d.epsSynced)
-		cancel()
-	}
+		defer cancel()
+		if !cache.WaitForCacheSync(ctx.Done(), d.svcSynced) {
+			slog.Warn("Services not listed within 5 s: pods' hosts files fill in when they are (check the agent's right to list/watch services)")
+		}
+	})
 	dir := filepath.Join("/etc/netns", netns)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err

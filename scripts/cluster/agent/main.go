@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"runtime"
+	"strings"
 	"syscall"
 	"time"
 
@@ -48,6 +49,7 @@ type flags struct {
 	cpu, memory, ephemeral                                                             string
 	maxPods, workers                                                                   int
 	verbose                                                                            bool
+	taints                                                                             []corev1.Taint
 }
 
 func parseFlags(args []string) (*flags, error) {
@@ -73,7 +75,12 @@ func parseFlags(args []string) (*flags, error) {
 	fs.IntVar(&f.maxPods, "max-pods", 110, "pod capacity the node reports")
 	fs.IntVar(&f.workers, "workers", 4, "virtual-kubelet pod sync workers")
 	fs.BoolVar(&f.verbose, "v", false, "debug logging")
+	taints := fs.String("register-with-taints", "", "taints of the Node, key[=value]:Effect,... (e.g. a test node: kfn/test=true:NoSchedule)")
 	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	var err error
+	if f.taints, err = parseTaints(*taints); err != nil {
 		return nil, err
 	}
 	var missing []string
@@ -119,7 +126,7 @@ func nodeSpec(f *flags, alloc corev1.ResourceList) corev1.Node {
 			"kubernetes.io/hostname": f.nodeName, "kubernetes.io/os": "linux", "kubernetes.io/arch": runtime.GOARCH,
 			"beta.kubernetes.io/os": "linux", "beta.kubernetes.io/arch": runtime.GOARCH, "type": "kfn-agent",
 		}},
-		Spec: corev1.NodeSpec{PodCIDR: f.podCIDR, PodCIDRs: []string{f.podCIDR}},
+		Spec: corev1.NodeSpec{PodCIDR: f.podCIDR, PodCIDRs: []string{f.podCIDR}, Taints: f.taints},
 		Status: corev1.NodeStatus{
 			Phase:       corev1.NodeRunning,
 			Capacity:    alloc,
@@ -139,6 +146,28 @@ func nodeSpec(f *flags, alloc corev1.ResourceList) corev1.Node {
 			},
 		},
 	}
+}
+
+// parseTaints reads kubelet-style --register-with-taints: key[=value]:Effect, comma-separated.
+func parseTaints(s string) ([]corev1.Taint, error) {
+	var out []corev1.Taint
+	for _, t := range strings.Split(s, ",") {
+		t = strings.TrimSpace(t)
+		if t == "" {
+			continue
+		}
+		kv, effect, ok := strings.Cut(t, ":")
+		e := corev1.TaintEffect(effect)
+		if !ok || (e != corev1.TaintEffectNoSchedule && e != corev1.TaintEffectPreferNoSchedule && e != corev1.TaintEffectNoExecute) {
+			return nil, fmt.Errorf("taint %q: want key[=value]:NoSchedule|PreferNoSchedule|NoExecute", t)
+		}
+		k, v, _ := strings.Cut(kv, "=")
+		if k == "" {
+			return nil, fmt.Errorf("taint %q has no key", t)
+		}
+		out = append(out, corev1.Taint{Key: k, Value: v, Effect: e})
+	}
+	return out, nil
 }
 
 func trimNL(b []byte) []byte {
@@ -180,6 +209,9 @@ func run() error {
 		slog.Warn("could not enable net.ipv4.ip_forward; pods may not reach each other", "err", err)
 	}
 	restarts := cleanupPrevious(f.stateDir)
+	// virtual-kubelet builds a default client from $KUBECONFIG before ours replaces it; without
+	// this it logs a misleading in-cluster configuration warning.
+	_ = os.Setenv("KUBECONFIG", f.kubeconfig)
 
 	rest, err := clientcmd.BuildConfigFromFlags("", f.kubeconfig)
 	if err != nil {

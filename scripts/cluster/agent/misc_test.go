@@ -188,3 +188,19 @@ func TestParseFlags(t *testing.T) {
 		t.Errorf("node: %+v", n)
 	}
 }
+
+func TestParseTaints(t *testing.T) {
+	ts, err := parseTaints("kfn/test=true:NoSchedule, dedicated:NoExecute")
+	if err != nil || len(ts) != 2 || ts[0].Key != "kfn/test" || ts[0].Value != "true" || ts[0].Effect != corev1.TaintEffectNoSchedule ||
+		ts[1].Key != "dedicated" || ts[1].Value != "" || ts[1].Effect != corev1.TaintEffectNoExecute {
+		t.Errorf("taints: %+v %v", ts, err)
+	}
+	for _, bad := range []string{"k=v", "k=v:Sometimes", "=v:NoSchedule"} {
+		if _, err := parseTaints(bad); err == nil {
+			t.Errorf("%q must be rejected", bad)
+		}
+	}
+	if ts, err := parseTaints(""); err != nil || len(ts) != 0 {
+		t.Errorf("empty: %v %v", ts, err)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -103,7 +104,7 @@ type proc struct {
 	Start uint64 `json:"start"` // start time in clock ticks (/proc/<pid>/stat field 22), to not kill a reused PID
 }
 
-func newPodRT(p *provider, pod *corev1.Pod) *podRT {
+func newPodRT(p *provider, pod *corev1.Pod, restored map[string]int32) *podRT {
 	uid := string(pod.UID)
 	short := strings.ReplaceAll(uid, "-", "")
 	if len(short) > 8 {
@@ -119,7 +120,6 @@ func newPodRT(p *provider, pod *corev1.Pod) *podRT {
 		workerDone: make(chan struct{}), stopped: make(chan struct{}),
 		log: slog.With("pod", pod.Namespace+"/"+pod.Name),
 	}
-	restored := p.restoredRestarts(uid)
 	for _, c := range pod.Spec.InitContainers {
 		rt.init = append(rt.init, &ctrRT{spec: c, init: true, restartCount: restored[c.Name],
 			state: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "PodInitializing"}}})
@@ -864,11 +864,47 @@ func (rt *podRT) stop(deleted *corev1.Pod, shutdown bool) {
 		if shutdown {
 			_ = os.Remove(filepath.Join(rt.dir, "state.json"))
 		} else {
+			rt.archiveLogs()
 			_ = os.RemoveAll(rt.dir)
 		}
 		rt.log.Info("pod stopped")
 	})
 	<-rt.stopped
+}
+
+// keptLogs is how many deleted pods' logs stay under <state-dir>/logs.
+const keptLogs = 200
+
+// archiveLogs moves a deleted pod's logs to <state-dir>/logs/<namespace>_<name>_<uid8>/ (so a pod
+// that crashed and went away can still be read) and prunes the oldest beyond keptLogs.
+func (rt *podRT) archiveLogs() {
+	base := filepath.Join(rt.p.cfg.stateDir, "logs")
+	if err := os.MkdirAll(base, 0o755); err != nil {
+		return
+	}
+	dst := filepath.Join(base, fmt.Sprintf("%s_%s_%s", rt.pod.Namespace, rt.pod.Name, strings.TrimPrefix(rt.netns, "kfn-pod-")))
+	_ = os.RemoveAll(dst)
+	if err := os.Rename(filepath.Join(rt.dir, "logs"), dst); err != nil {
+		return
+	}
+	entries, err := os.ReadDir(base)
+	if err != nil || len(entries) <= keptLogs {
+		return
+	}
+	type aged struct {
+		name string
+		mod  time.Time
+	}
+	var all []aged
+	for _, e := range entries {
+		if fi, err := e.Info(); err == nil {
+			all = append(all, aged{e.Name(), fi.ModTime()})
+		}
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].mod.Before(all[j].mod) })
+	for _, a := range all[:max(0, len(all)-keptLogs)] {
+		_ = os.RemoveAll(filepath.Join(base, a.name))
+	}
 }
 
 func (rt *podRT) persist() {

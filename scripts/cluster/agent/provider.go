@@ -104,7 +104,11 @@ func (p *provider) NotifyPods(_ context.Context, f func(*corev1.Pod)) {
 // CreatePod registers the pod and sets it up in the background: it returns at once, so the
 // pod workers of virtual-kubelet are never held up by a pod's start.
 func (p *provider) CreatePod(_ context.Context, pod *corev1.Pod) error {
+	if p.shuttingDown.Load() {
+		return nil // the next run of the agent starts it
+	}
 	key := pod.Namespace + "/" + pod.Name
+	restored := p.restoredRestarts(string(pod.UID))
 	p.mu.Lock()
 	if old, ok := p.pods[key]; ok {
 		if old.pod.UID == pod.UID {
@@ -119,7 +123,7 @@ func (p *provider) CreatePod(_ context.Context, pod *corev1.Pod) error {
 			delete(p.pods, key)
 		}
 	}
-	rt := newPodRT(p, pod)
+	rt := newPodRT(p, pod, restored)
 	p.pods[key] = rt
 	p.mu.Unlock()
 	rt.log.Info("pod assigned", "uid", pod.UID)
