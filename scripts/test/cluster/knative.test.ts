@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { ROOT } from '../../cluster/lib/layout.ts';
 import {
-  acquire, call, hostOf, json, kubectlRaw, release, sh, sleep, until, type Reply,
+  acquire, call, hostOf, json, kubectl, kubectlRaw, release, sh, sleep, until, type Reply,
 } from './target.ts';
 
 interface Condition { type: string; status: string; reason?: string; message?: string }
@@ -75,12 +75,19 @@ t.test('Knative Service on a real cluster', { timeout: 30 * 60_000 }, async (t) 
 
   await t.test('Knative\'s webhook accepts every chart scenario and rejects what the chart schema lets through', async (t) => {
     const scenarios = readdirSync(join(ROOT, 'chart', 'ci')).filter((f) => f.endsWith('-values.yaml'));
-    for (const file of scenarios) {
-      const rendered = await sh(join(ROOT, 'bin', 'helm'), ['template', 'scenario', join(ROOT, 'chart'), '--namespace', target.namespace,
+    const render = (file: string, template: string): Promise<string> =>
+      sh(join(ROOT, 'bin', 'helm'), ['template', 'scenario', join(ROOT, 'chart'), '--namespace', target.namespace,
         '--values', join(ROOT, 'chart', 'ci', file), '--set-string', `image.repository=${repository}`, '--set-string', `image.tag=${tag}`,
-        '--show-only', 'templates/service.yaml']);
-      const r = kubectlRaw(target, [...ns, 'apply', '--dry-run=server', '-f', '-'], rendered);
+        '--show-only', template]);
+    for (const file of scenarios) {
+      // Knative's validation dry-runs the pod, which needs the scenario's ServiceAccount to exist.
+      const account = await render(file, 'templates/serviceaccount.yaml').catch(() => '');
+      // Made here only when missing, and then removed again: the live function's own account is left alone.
+      const made = account.trim() !== '' && kubectlRaw(target, [...ns, 'get', '-f', '-'], account).code !== 0;
+      if (made) kubectl(target, [...ns, 'apply', '-f', '-'], account);
+      const r = kubectlRaw(target, [...ns, 'apply', '--dry-run=server', '-f', '-'], await render(file, 'templates/service.yaml'));
       t.equal(r.code, 0, `${file}: accepted by Knative's webhook${r.code ? `: ${r.stderr.trim()}` : ''}`);
+      if (made) kubectl(target, [...ns, 'delete', '--ignore-not-found', '-f', '-'], account);
     }
     // The chart's schema takes any <n>s window; Knative allows 6s to 1h.
     const bad = await sh(join(ROOT, 'bin', 'helm'), ['template', 'bad', join(ROOT, 'chart'), '--namespace', target.namespace,
@@ -117,22 +124,28 @@ t.test('Knative Service on a real cluster', { timeout: 30 * 60_000 }, async (t) 
     t.ok(m, `traceresponse ${traceresponse}`);
     if (!m || !target.jaegerUrl) return;
     const traceId = m[1]!;
-    const services = await until('the activator\'s, queue-proxy\'s and the function\'s spans in Jaeger', async () => {
+    interface Span { processID: string; operationName: string; tags: Array<{ key: string; value: unknown }> }
+    const spans = await until('the activator\'s, queue-proxy\'s and the function\'s spans in Jaeger', async () => {
       const r = await fetch(`${target.jaegerUrl}/api/traces/${traceId}`);
       if (r.status !== 200) return undefined;
-      const data = (await r.json()) as { data: Array<{ spans: Array<{ processID: string; operationName: string }>; processes: Record<string, { serviceName: string }> }> };
+      const data = (await r.json()) as { data: Array<{ spans: Span[]; processes: Record<string, { serviceName: string }> }> };
       const trace = data.data[0];
       if (!trace) return undefined;
-      const names = new Set(trace.spans.map((s) => trace.processes[s.processID]!.serviceName));
-      const all = [...names];
-      return all.some((n) => /activator/.test(n)) && all.some((n) => /queue/.test(n)) && names.has(target.service) ? all : undefined;
+      const named = trace.spans.map((s) => ({ service: trace.processes[s.processID]!.serviceName, op: s.operationName, tags: Object.fromEntries(s.tags.map((x) => [x.key, x.value])) }));
+      const activator = named.some((s) => /activator/.test(s.service) && s.op === 'activator_proxy');
+      const queueProxy = named.some((s) => s.op === 'kn.queueproxy.proxy');
+      // The function's SERVER span carries the route and marks the cold start.
+      const fn = named.find((s) => s.service === target.service && s.tags['span.kind'] === 'server' && s.tags['http.route'] === '/');
+      return activator && queueProxy && fn ? named : undefined;
     }, 60_000, 1_000);
-    t.pass(`one trace holds the spans of ${services.join(', ')}`);
+    const fnSpan = spans.find((s) => s.tags['http.route'] === '/')!;
+    t.equal(fnSpan.tags['function.cold_start'], true, 'the function\'s span marks the cold start');
+    t.pass(`one trace holds ${spans.length} spans: ${[...new Set(spans.map((s) => `${s.service}:${s.op}`))].join(', ')}`);
   });
 
   await t.test('a cluster-local service is not reachable through the public ingress', async (t) => {
     const name = `${target.service}-private`;
-    await helm(name, ['--set-string', `fullnameOverride=${name}`, '--set-string', 'visibility=cluster-local', '--set-string', 'networkPolicy.enabled=false']);
+    await helm(name, ['--set-string', `fullnameOverride=${name}`, '--set-string', 'visibility=cluster-local']);
     const s = await waitReady(name);
     const privateHost = hostOf(s.status.url);
     t.match(privateHost, /\.svc\.cluster\.local$/, `its URL is cluster-local: ${s.status.url}`);
