@@ -111,8 +111,8 @@ plan-prod: ## Plan the prod platform (OpenTofu init + plan against the S3 state)
 	scripts/platform.sh plan prod
 
 .PHONY: platform-bootstrap
-platform-bootstrap: ## Create the Terraform state bucket once per account (platform/bootstrap)
-	scripts/platform.sh bootstrap
+platform-bootstrap: ## Create the Terraform state bucket once per account (platform/bootstrap), named from ENV=dev|prod (default dev)
+	scripts/platform.sh bootstrap $(DEPLOY_ENV)
 
 ##@ Performance
 

@@ -148,10 +148,10 @@ function ignoreEntries(): Array<{ id: string; paths: RegExp[]; statement: string
   }));
 }
 
-/** The Terraform roots: each with the tfvars it is applied with; the local modules are evaluated through them. */
+/** The Terraform roots (their values are in the module call); the local modules are evaluated through them. */
 const TF_ROOTS: Array<{ dir: string; tfvars?: string }> = [
-  { dir: 'platform/envs/dev', tfvars: 'terraform.tfvars' },
-  { dir: 'platform/envs/prod', tfvars: 'terraform.tfvars' },
+  { dir: 'platform/envs/dev' },
+  { dir: 'platform/envs/prod' },
   { dir: 'platform/bootstrap' },
 ];
 // The registry modules (terraform-aws-modules/eks, vpc) cannot be fetched offline, so their resources are not
@@ -252,7 +252,7 @@ t.test('trivy reports what it is there to catch (the scans above can fail)', asy
   };
   edit('platform/modules/encryption/main.tf', /enable_key_rotation\s*=\s*true/g, 'enable_key_rotation = false');
   edit('platform/modules/function/ecr.tf', /"IMMUTABLE"/, '"MUTABLE"');
-  const tf = trivyConfig(join(copy, 'platform/envs/dev'), tfFlags('terraform.tfvars'));
+  const tf = trivyConfig(join(copy, 'platform/envs/dev'), tfFlags());
   const tfFound = tf.failures.map((f) => `${f.ID} ${f.target}`);
   t.ok(tfFound.includes('AWS-0065 ../../modules/encryption/main.tf'), `KMS key rotation off is found in the module (found: ${tfFound.join('; ')})`);
   t.ok(tfFound.includes('AWS-0031 ../../modules/function/ecr.tf'), `mutable ECR tags are found in the module (found: ${tfFound.join('; ')})`);

@@ -9,6 +9,7 @@ resource "helm_release" "this" {
 
   values = [yamlencode({
     functionNamespace = var.function_namespace
+    deployers         = { group = var.deploy_kubernetes_group }
     nodePool = {
       capacityTypes      = var.node_capacity_types
       instanceCategories = var.node_instance_categories

@@ -1,4 +1,4 @@
-// The platform (platform/envs/<env>): applied and destroyed through scripts/platform.sh; its outputs read from the
+// The platform (platform/envs/<env>, the composition platform/modules/platform): applied and destroyed through scripts/platform.sh; its outputs read from the
 // SSM parameter the platform writes (`/<project>/<env>/platform-outputs`), which both a person with admin access
 // and CI's deploy role (no state access) can read.
 import { readFileSync } from 'node:fs';
@@ -70,11 +70,11 @@ export function parseOutputs(json: string, env: EnvName): PlatformOutputs {
   return out;
 }
 
-/** A top-level string attribute of platform/envs/<env>/terraform.tfvars (its one home), e.g. project, aws_region. */
+/** A string value of the environment's module "platform" block in platform/envs/<env>/main.tf (its one home), e.g. project, aws_region. */
 export function tfvar(ctx: Context, env: EnvName, name: string): string {
-  const text = readFileSync(join(platformDir(ctx, env), 'terraform.tfvars'), 'utf8');
-  const m = new RegExp(`^${name}\\s*=\\s*"([^"]*)"`, 'm').exec(text);
-  if (!m?.[1]) throw new Error(`platform/envs/${env}/terraform.tfvars does not set ${name}`);
+  const text = readFileSync(join(platformDir(ctx, env), 'main.tf'), 'utf8');
+  const m = new RegExp(`^\\s*${name}\\s*=\\s*"([^"]*)"`, 'm').exec(text);
+  if (!m?.[1]) throw new Error(`platform/envs/${env}/main.tf does not set ${name}`);
   return m[1];
 }
 

@@ -100,3 +100,18 @@ output "jaeger" {
   description = "Jaeger: namespace, service, port, port-forward command."
   value       = module.observability.jaeger
 }
+
+output "cluster_endpoint" {
+  description = "EKS API endpoint (the root's Helm provider connects to it)."
+  value       = module.cluster.cluster_endpoint
+}
+
+output "cluster_certificate_authority_data" {
+  description = "Base64 CA certificate of the EKS API (the root's Helm provider trusts it)."
+  value       = module.cluster.cluster_certificate_authority_data
+}
+
+output "tags" {
+  description = "Tags every resource carries (the root's AWS provider sets them as default_tags)."
+  value       = local.tags
+}
