@@ -25,7 +25,7 @@ import {
 const all = scenarios();
 
 t.test('the required scenarios exist', async (t) => {
-  for (const s of ['default', 'dev', 'prod', 'canary', 'minimal']) t.ok(all.includes(s), `chart/ci/${s}-values.yaml exists`);
+  for (const s of ['default', 'dev', 'prod', 'canary', 'minimal']) t.ok(all.includes(s), `scenario ${s} exists (chart/ci/${s}-values.yaml or platform/envs/${s}/function-values.yaml)`);
 });
 
 for (const scenario of all) {

@@ -178,6 +178,12 @@ export function platformOutputs(env: 'dev' | 'prod', extra: Record<string, unkno
     otel_collector_url: 'http://otel-collector.observability.svc.cluster.local:4318',
     grafana: { service: 'kps-grafana', namespace: 'observability', port: 80 },
     jaeger: { service: 'jaeger', namespace: 'observability', port: 16686 },
+    chart_values: {
+      fullnameOverride: 'fn',
+      function: { awsRegion: 'eu-west-1', secrets: ((extra.secret_arns as string[] | undefined) ?? [`arn:aws:secretsmanager:eu-west-1:${account}:secret:knfn-${env}/fn-AbCdEf`]).join(',') },
+      serviceAccount: { name: 'fn' },
+      telemetry: { otlpEndpoint: 'http://otel-collector.observability.svc.cluster.local:4318' },
+    },
     ...extra,
   });
 }

@@ -115,7 +115,7 @@ function revisionWorkload(ksvc: K8sObject): K8sObject {
 /**
  * The tree the files scan reads, laid out as .trivyignore.yaml names it: the Dockerfile, platform/charts/ (rendered by
  * trivy's Helm scanner with the values below), and chart/<scenario>/ with what a deploy applies (`helm template` of
- * chart/ci/<scenario>-values.yaml, as the chart tests render it) and the revision's pod as a Deployment.
+ * each chart test scenario: chart/ci/<scenario>-values.yaml or a deploy environment's values) and the revision's pod as a Deployment.
  */
 function filesTree(dir: string): string[] {
   cpSync(join(REPO_ROOT, 'Dockerfile'), join(dir, 'Dockerfile'));

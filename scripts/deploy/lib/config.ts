@@ -28,8 +28,9 @@ export function chartDir(ctx: Context): string {
   return join(ctx.root, 'chart');
 }
 
+/** The environment's own values for the function chart, next to its platform root. */
 export function valuesFile(ctx: Context, env: EnvName): string {
-  return join(ctx.root, 'chart', 'ci', `${env}-values.yaml`);
+  return join(ctx.root, 'platform', 'envs', env, 'function-values.yaml');
 }
 
 /** Per-env scratch space (kubeconfig, generated values): under .cache/, which git ignores. */

@@ -24,6 +24,8 @@ export interface PlatformOutputs {
   otlpEndpoint?: string;
   grafana?: PortForward;
   jaeger?: PortForward;
+  /** The chart values only the platform knows (release name, region, secrets, service account, collector), as is. */
+  chartValues: Record<string, unknown>;
 }
 
 export interface PortForward {
@@ -60,7 +62,10 @@ export function parseOutputs(json: string, env: EnvName): PlatformOutputs {
     serviceAccount: str('service_account'),
     secretArns: Array.isArray(raw.secret_arns) ? raw.secret_arns.map(String) : [],
     architecture: typeof raw.node_architecture === 'string' && raw.node_architecture ? raw.node_architecture : 'amd64',
+    chartValues: {},
   };
+  if (raw.chart_values && typeof raw.chart_values === 'object' && !Array.isArray(raw.chart_values)) out.chartValues = raw.chart_values as Record<string, unknown>;
+  else missing.push('chart_values');
   if (typeof raw.otel_collector_url === 'string' && raw.otel_collector_url) out.otlpEndpoint = raw.otel_collector_url;
   const grafana = asPortForward(raw.grafana);
   if (grafana) out.grafana = grafana;
