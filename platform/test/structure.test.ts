@@ -390,3 +390,60 @@ t.test('both roots thread the cross-account pull lists to the modules, empty by 
     t.notOk('ecr_pull_principal_arns' in tfvars || 'ecr_pull_repository_arns' in tfvars, `${env}: the values leave both empty (commented examples only)`);
   }
 });
+
+t.test('one place makes KMS keys: modules/kms-key, with rotation, called for every key', async (t) => {
+  const KEY_MODULE = join(PLATFORM, 'modules', 'kms-key');
+  let calls = 0;
+  for (const dir of terraformDirs()) {
+    const h = await parseDir(dir);
+    if (dir === KEY_MODULE) continue;
+    t.notOk(h.resource?.aws_kms_key || h.resource?.aws_kms_alias, `${rel(dir)}: no aws_kms_key/aws_kms_alias of its own`);
+    for (const [name, bodies] of Object.entries(h.module ?? {})) {
+      if (!String(first(bodies).source).endsWith('/kms-key')) continue;
+      calls++;
+      t.notOk('policy' in first(bodies), `${rel(dir)}: module.${name} passes no key policy of its own`);
+    }
+  }
+  t.equal(calls, 5, 'logs, platform secrets, EKS secrets, the function, the state bucket');
+  const k = await parseDir(KEY_MODULE);
+  const key = first(k.resource?.aws_kms_key?.this);
+  t.equal(key.enable_key_rotation, true, 'rotation on');
+  t.equal(key.policy, '${data.aws_iam_policy_document.this.json}', 'the one key policy');
+  t.equal(key.deletion_window_in_days, '${var.deletion_window_days}');
+});
+
+t.test('state objects take the bucket key: no backend asks for SSE-S3, and the bucket refuses it', async (t) => {
+  for (const env of ENVS) {
+    const h = await parseDir(join(PLATFORM, 'envs', env));
+    const backend = ((h.terraform ?? []).flatMap((b) => (b.backend as Record<string, Body[]> | undefined)?.s3 ?? []) as Body[])[0];
+    t.ok(backend, `${env}: S3 backend`);
+    // encrypt = true without kms_key_id makes the S3 backend send x-amz-server-side-encryption: AES256 on every
+    // write, which overrides the bucket's default (its customer key).
+    t.ok(backend?.encrypt !== true || 'kms_key_id' in (backend ?? {}), `${env}: no encrypt = true without kms_key_id`);
+    t.equal(backend?.use_lockfile, true, `${env}: S3-native locking`);
+  }
+  const b = await parseDir(join(PLATFORM, 'bootstrap'));
+  const sse = first(b.resource?.aws_s3_bucket_server_side_encryption_configuration?.state);
+  const byDefault = (((sse.rule as Body[])[0] as Body).apply_server_side_encryption_by_default as Body[])[0] as Body;
+  t.same(byDefault, { sse_algorithm: 'aws:kms', kms_master_key_id: '${module.state_key.arn}' }, 'bucket default: the state key');
+  const deny = ((first(b.data?.aws_iam_policy_document?.state).statement as Body[]) ?? []).find((s) => s.sid === 'DenySseS3Uploads');
+  t.same(deny?.condition, [{ test: 'StringEquals', variable: 's3:x-amz-server-side-encryption', values: ['AES256'] }], 'the bucket refuses SSE-S3 uploads');
+  t.equal(deny?.effect, 'Deny');
+});
+
+t.test('an environment with a private API endpoint is deployed from inside its network', async (t) => {
+  const { parse } = await import('yaml');
+  const wf = parse(readFileSync(join(PLATFORM, '..', '.github', 'workflows', 'deploy.yml'), 'utf8')) as { jobs: Record<string, { 'runs-on': string | string[]; environment?: { name: string } | string }> };
+  for (const env of ENVS) {
+    const v = await parseTfvars(env);
+    const jobs = Object.entries(wf.jobs).filter(([, j]) => (typeof j.environment === 'string' ? j.environment : j.environment?.name) === env);
+    t.equal(jobs.length, 1, `${env}: one deploy job`);
+    const runsOn = ([] as string[]).concat(jobs[0]?.[1]['runs-on'] ?? []);
+    if (v.cluster_endpoint_public_access === false) {
+      t.ok(runsOn.includes('self-hosted'), `${env}: private endpoint => the ${jobs[0]?.[0]} job runs on a self-hosted runner in the VPC (runs-on: ${runsOn.join(', ')})`);
+      t.ok((v.cluster_endpoint_private_access_cidrs as string[]).length > 0, `${env}: and the runner's network may reach the private endpoint`);
+    } else {
+      t.ok((v.cluster_endpoint_public_access_cidrs as string[]).length > 0, `${env}: public endpoint restricted to listed CIDRs`);
+    }
+  }
+});
