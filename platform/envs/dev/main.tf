@@ -13,11 +13,12 @@ module "platform" {
   aws_region  = "eu-west-1"
   tags        = { cost-center = "knative-fn-dev" }
 
-  vpc_cidr           = "10.40.0.0/16"
-  az_count           = 2
-  single_nat_gateway = true
-  enable_flow_logs   = false
-  log_retention_days = 7
+  vpc_cidr                   = "10.40.0.0/16"
+  az_count                   = 2
+  single_nat_gateway         = true
+  enable_interface_endpoints = false
+  enable_flow_logs           = false
+  log_retention_days         = 7
 
   kms_deletion_window_days = 7
 
@@ -25,7 +26,7 @@ module "platform" {
   cluster_endpoint_public_access_cidrs = ["203.0.113.10/32"]
   # dev deploys over the public endpoint (restricted to the CIDRs above).
   cluster_endpoint_private_access_cidrs = []
-  admin_principal_arns                 = ["arn:aws:iam::111111111111:role/platform-admin"]
+  admin_principal_arns                  = ["arn:aws:iam::111111111111:role/platform-admin"]
 
   github_repository        = "example-org/knative-fn"
   github_oidc_provider_arn = null

@@ -13,11 +13,12 @@ module "platform" {
   aws_region  = "eu-west-1"
   tags        = { cost-center = "knative-fn-prod" }
 
-  vpc_cidr           = "10.50.0.0/16"
-  az_count           = 3
-  single_nat_gateway = false
-  enable_flow_logs   = true
-  log_retention_days = 90
+  vpc_cidr                   = "10.50.0.0/16"
+  az_count                   = 3
+  single_nat_gateway         = false
+  enable_interface_endpoints = true
+  enable_flow_logs           = true
+  log_retention_days         = 90
 
   kms_deletion_window_days = 30
 
@@ -27,7 +28,7 @@ module "platform" {
   # (label knfn-prod, docs/deploy.md), and scripts/platform.sh apply prod from a host that
   # reaches it (bastion, VPN). Narrow this to the runner subnet once it exists.
   cluster_endpoint_private_access_cidrs = ["10.50.0.0/16"]
-  admin_principal_arns                 = ["arn:aws:iam::222222222222:role/platform-admin"]
+  admin_principal_arns                  = ["arn:aws:iam::222222222222:role/platform-admin"]
 
   github_repository        = "example-org/knative-fn"
   github_oidc_provider_arn = null

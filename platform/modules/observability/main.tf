@@ -120,7 +120,7 @@ resource "helm_release" "otel_collector" {
       requests = { cpu = "100m", memory = "256Mi" }
       limits   = { memory = "512Mi" }
     }
-    command          = { name = "otelcol-k8s" }
+    command = { name = "otelcol-k8s" }
     ports = {
       jaeger-compact = { enabled = false }
       jaeger-thrift  = { enabled = false }

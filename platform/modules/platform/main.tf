@@ -30,15 +30,16 @@ module "encryption" {
 module "network" {
   source = "../network"
 
-  name               = local.name
-  cidr               = var.vpc_cidr
-  az_count           = var.az_count
-  single_nat_gateway = var.single_nat_gateway
-  enable_flow_logs   = var.enable_flow_logs
-  log_retention_days = var.log_retention_days
-  log_kms_key_arn    = module.encryption.logs_key_arn
-  cluster_name       = local.name
-  tags               = local.tags
+  name                       = local.name
+  cidr                       = var.vpc_cidr
+  az_count                   = var.az_count
+  single_nat_gateway         = var.single_nat_gateway
+  enable_flow_logs           = var.enable_flow_logs
+  enable_interface_endpoints = var.enable_interface_endpoints
+  log_retention_days         = var.log_retention_days
+  log_kms_key_arn            = module.encryption.logs_key_arn
+  cluster_name               = local.name
+  tags                       = local.tags
 }
 
 module "ci" {
@@ -58,21 +59,21 @@ module "ci" {
 module "cluster" {
   source = "../cluster"
 
-  name                         = local.name
-  kubernetes_version           = local.versions.kubernetes.version
-  vpc_id                       = module.network.vpc_id
-  subnet_ids                   = module.network.private_subnet_ids
-  endpoint_public_access       = var.cluster_endpoint_public_access
+  name                          = local.name
+  kubernetes_version            = local.versions.kubernetes.version
+  vpc_id                        = module.network.vpc_id
+  subnet_ids                    = module.network.private_subnet_ids
+  endpoint_public_access        = var.cluster_endpoint_public_access
   endpoint_public_access_cidrs  = var.cluster_endpoint_public_access_cidrs
   endpoint_private_access_cidrs = var.cluster_endpoint_private_access_cidrs
-  log_retention_days           = var.log_retention_days
-  log_kms_key_arn              = module.encryption.logs_key_arn
-  admin_principal_arns         = var.admin_principal_arns
-  deploy_role_arn              = module.ci.deploy_role_arn
-  deploy_namespaces            = [var.function_namespace]
-  deploy_kubernetes_group      = local.deploy_kubernetes_group
-  kms_deletion_window_days     = var.kms_deletion_window_days
-  tags                         = local.tags
+  log_retention_days            = var.log_retention_days
+  log_kms_key_arn               = module.encryption.logs_key_arn
+  admin_principal_arns          = var.admin_principal_arns
+  deploy_role_arn               = module.ci.deploy_role_arn
+  deploy_namespaces             = [var.function_namespace]
+  deploy_kubernetes_group       = local.deploy_kubernetes_group
+  kms_deletion_window_days      = var.kms_deletion_window_days
+  tags                          = local.tags
 }
 
 module "cluster_config" {

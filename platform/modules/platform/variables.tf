@@ -58,6 +58,11 @@ variable "single_nat_gateway" {
   description = "true: one NAT gateway (cheap, one AZ is a single point of failure); false: one per AZ (prod)."
 }
 
+variable "enable_interface_endpoints" {
+  type        = bool
+  description = "Interface endpoints for ECR, STS and Secrets Manager in every AZ: prod (image pulls of many nodes stay off NAT); dev without them (4 endpoints x 2 AZs cost about $64 a month, more than the NAT data they save below about 1.5 TB)."
+}
+
 variable "enable_flow_logs" {
   type        = bool
   description = "VPC flow logs to an encrypted CloudWatch log group."
