@@ -3,7 +3,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { COMPOSITION, ENVS, PLATFORM, parseDir, parseFile, parseTfvars, rel, terraformDirs, tfFiles, versions, type Body } from './helpers.ts';
+import { COMPOSITION, ENVS, PLATFORM, parseDir, parseTfvars, rel, terraformDirs, tfFiles, versions, type Body } from './helpers.ts';
 
 const first = (list: Body[] | undefined): Body => {
   if (!list || list.length !== 1) throw new Error(`expected exactly one block, got ${list?.length ?? 0}`);
