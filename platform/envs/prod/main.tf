@@ -2,7 +2,8 @@
 # domain, zone) before the first `make plan-prod`.
 #
 # Only what differs between environments lives here: these values (module "platform"),
-# the backend and the provider versions (versions.tf). The composition is
+# the backend and the provider versions (versions.tf), and the function chart's values
+# for this environment's deploy (function-values.yaml). The composition is
 # platform/modules/platform; scripts/platform.sh and the deploy flow read project and
 # aws_region from this block.
 module "platform" {
