@@ -105,7 +105,10 @@ function evalIn(tofu: string, dir: string, src: string, exprs: Record<string, st
     if (r.status !== 0) throw new Error(`tofu ${args[0]} of the values of ${src} failed\n${readFileSync(join(dir, 'eval.tf'), 'utf8')}\n${output(r)}`);
   }
   const r = run(tofu, [`-chdir=${dir}`, 'output', '-json', '-no-color']);
-  const out = JSON.parse(r.stdout) as Record<string, { value: unknown }>;
+  // A CLI configuration warning (e.g. TF_CLI_CONFIG_FILE naming a missing file) may precede the JSON on stdout.
+  const json = /^\{[\s\S]*\}\s*$/m.exec(r.stdout)?.[0];
+  if (r.status !== 0 || !json) throw new Error(`tofu output -json of the values of ${src} failed\n${output(r)}`);
+  const out = JSON.parse(json) as Record<string, { value: unknown }>;
   return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, v.value]));
 }
 
