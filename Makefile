@@ -82,9 +82,10 @@ chart-test: ## Validate the Helm chart alone: lint, kubeconform, Knative's own v
 	tap chart/test/*.test.ts
 
 .PHONY: chart-render
-chart-render: ## Print the chart rendered with chart/ci/$(CHART_SCENARIO)-values.yaml and a placeholder image
+chart-render: ## Print the chart rendered with chart/ci/$(CHART_SCENARIO)-values.yaml (or platform/envs/$(CHART_SCENARIO)/function-values.yaml) and a placeholder image
 	bin/helm template knative-fn chart --namespace functions --kube-version "$$(node -p 'require("./platform/versions.json").kubernetes.version')" \
-	  -f chart/test/fixtures/image-values.yaml -f chart/ci/$(CHART_SCENARIO)-values.yaml
+	  -f chart/test/fixtures/image-values.yaml \
+	  $(if $(wildcard platform/envs/$(CHART_SCENARIO)/function-values.yaml),-f platform/envs/$(CHART_SCENARIO)/function-values.yaml -f chart/test/fixtures/platform-values.yaml,-f chart/ci/$(CHART_SCENARIO)-values.yaml)
 
 ##@ Tools
 
@@ -134,8 +135,8 @@ plan-prod: ## Plan the prod platform (OpenTofu init + plan against the S3 state)
 	scripts/platform.sh plan prod
 
 .PHONY: platform-bootstrap
-platform-bootstrap: ## Create the Terraform state bucket once per account (platform/bootstrap)
-	scripts/platform.sh bootstrap
+platform-bootstrap: ## Create the Terraform state bucket once per account (platform/bootstrap), named from ENV=dev|prod (default dev)
+	scripts/platform.sh bootstrap $(DEPLOY_ENV)
 
 ##@ Performance
 

@@ -7,7 +7,7 @@
 #   scripts/platform.sh destroy <dev|prod>   init + destroy
 #   scripts/platform.sh init <dev|prod>      init only (the backend settings below)
 #   scripts/platform.sh outputs <dev|prod>   init + `output -json` on stdout
-#   scripts/platform.sh bootstrap            create the state bucket (platform/bootstrap, local state)
+#   scripts/platform.sh bootstrap <dev|prod> create that account's state bucket (platform/bootstrap, local state)
 #
 # Environment: TOFU (binary, default ./bin/tofu, else tofu or terraform on PATH),
 # TF_STATE_BUCKET (default <project>-tfstate-<account id>-<region>), AWS_* as usual.
@@ -63,16 +63,17 @@ require_credentials() {
   command -v aws >/dev/null 2>&1 || die "no aws CLI on PATH: install AWS CLI v2 (it also provides the cluster token the Helm provider uses)"
 }
 
-# A top-level string from terraform.tfvars, e.g. tfvar dev aws_region.
+# A string value of the environment's module "platform" block (platform/envs/<env>/main.tf),
+# e.g. tfvar dev aws_region.
 tfvar() {
   local env="$1" name="$2"
-  sed -n -E "s/^${name}[[:space:]]*=[[:space:]]*\"([^\"]*)\".*/\\1/p" "$PLATFORM/envs/$env/terraform.tfvars" | head -n 1
+  sed -n -E "s/^[[:space:]]*${name}[[:space:]]*=[[:space:]]*\"([^\"]*)\".*/\\1/p" "$PLATFORM/envs/$env/main.tf" | head -n 1
 }
 
 check_env() {
   local env="${1:-}"
   [[ "$env" == "dev" || "$env" == "prod" ]] || die "unknown environment '${env}': use dev or prod"
-  [[ -f "$PLATFORM/envs/$env/terraform.tfvars" ]] || die "platform/envs/$env/terraform.tfvars is missing"
+  [[ -f "$PLATFORM/envs/$env/main.tf" ]] || die "platform/envs/$env/main.tf is missing"
 }
 
 state_bucket() {
@@ -93,7 +94,7 @@ tofu_init() {
   tofu="$(tofu_bin)"
   project="$(tfvar "$env" project)"
   region="$(tfvar "$env" aws_region)"
-  [[ -n "$project" && -n "$region" ]] || die "platform/envs/$env/terraform.tfvars must set project and aws_region"
+  [[ -n "$project" && -n "$region" ]] || die "platform/envs/$env/main.tf must set project and aws_region"
   bucket="$(state_bucket "$env" "$project" "$region")"
   step "init $env (state s3://$bucket/$env/terraform.tfstate)"
   "$tofu" -chdir="$PLATFORM/envs/$env" init -input=false -reconfigure \
@@ -107,10 +108,10 @@ tofu_init() {
 # API server that does not exist, so the AWS base goes first (stage 1), then the rest.
 cluster_exists() {
   local env="$1"
-  "$(tofu_bin)" -chdir="$PLATFORM/envs/$env" state list 2>/dev/null | grep -q '^module\.cluster\.module\.eks\.aws_eks_cluster\.this'
+  "$(tofu_bin)" -chdir="$PLATFORM/envs/$env" state list 2>/dev/null | grep -q '^module\.platform\.module\.cluster\.module\.eks\.aws_eks_cluster\.this'
 }
 
-STAGE1_TARGETS=(-target=module.encryption -target=module.network -target=module.cluster)
+STAGE1_TARGETS=(-target=module.platform.module.encryption -target=module.platform.module.network -target=module.platform.module.cluster)
 
 cmd_plan() {
   local env="$1" tofu
@@ -168,13 +169,16 @@ cmd_outputs() {
   "$(tofu_bin)" -chdir="$PLATFORM/envs/$1" output -json
 }
 
+# Run once per account, with that environment's credentials: the bucket is named from the
+# environment's own project and region, the names `apply <env>` looks for.
 cmd_bootstrap() {
-  local project region tofu bucket
+  local env="$1" project region tofu bucket
+  check_env "$env"
   require_credentials
   tofu="$(tofu_bin)"
-  project="$(tfvar dev project)"
-  region="$(tfvar dev aws_region)"
-  bucket="$(state_bucket dev "$project" "$region")"
+  project="$(tfvar "$env" project)"
+  region="$(tfvar "$env" aws_region)"
+  bucket="$(state_bucket "$env" "$project" "$region")"
   step "bootstrap: state bucket s3://$bucket in $region"
   "$tofu" -chdir="$PLATFORM/bootstrap" init -input=false >&2
   "$tofu" -chdir="$PLATFORM/bootstrap" apply -input=false \
@@ -196,7 +200,7 @@ main() {
     destroy) cmd_destroy "${1:-}" ;;
     init) cmd_init "${1:-}" ;;
     outputs) cmd_outputs "${1:-}" ;;
-    bootstrap) cmd_bootstrap ;;
+    bootstrap) cmd_bootstrap "${1:-}" ;;
     *) usage ;;
   esac
 }

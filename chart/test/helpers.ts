@@ -40,12 +40,25 @@ export const versions = (): Versions => JSON.parse(readFileSync(join(ROOT, 'plat
 export const RELEASE = 'fn';
 export const NAMESPACE = 'functions';
 
-/** The scenarios: every chart/ci/<name>-values.yaml. */
+/** The deploy environments: each platform/envs/<env>/function-values.yaml, what a deploy of <env> passes. */
+const ENVS_DIR = join(ROOT, 'platform', 'envs');
+export const deployEnvs = (): string[] => readdirSync(ENVS_DIR).filter((e) => existsSync(join(ENVS_DIR, e, 'function-values.yaml'))).sort();
+
+/** The scenarios: every chart/ci/<name>-values.yaml, and every deploy environment by its name. */
 export const scenarios = (): string[] =>
-  readdirSync(join(CHART, 'ci'))
-    .filter((f) => f.endsWith('-values.yaml'))
-    .map((f) => f.replace(/-values\.yaml$/, ''))
-    .sort();
+  [
+    ...readdirSync(join(CHART, 'ci'))
+      .filter((f) => f.endsWith('-values.yaml'))
+      .map((f) => f.replace(/-values\.yaml$/, '')),
+    ...deployEnvs(),
+  ].sort();
+
+/** The values file of a scenario: chart/ci/<name>-values.yaml, or a deploy environment's own. */
+export const scenarioFile = (scenario: string): string =>
+  deployEnvs().includes(scenario) ? join(ENVS_DIR, scenario, 'function-values.yaml') : join(CHART, 'ci', `${scenario}-values.yaml`);
+
+/** What the platform's chart_values output adds to a deploy environment's values (an example of it). */
+const PLATFORM_VALUES = join(CHART, 'test', 'fixtures', 'platform-values.yaml');
 
 /** The image a deploy passes with --set, layered under every scenario (a scenario may override it). */
 export const IMAGE_VALUES = join(CHART, 'test/fixtures/image-values.yaml');
@@ -88,7 +101,13 @@ export function helmCapabilities(): string[] {
 }
 
 /** Value files for a scenario: the deploy-time image first, then the scenario (later files win). */
-export const valueFiles = (scenario: string): string[] => ['-f', IMAGE_VALUES, '-f', join(CHART, 'ci', `${scenario}-values.yaml`)];
+export const valueFiles = (scenario: string): string[] => [
+  '-f',
+  IMAGE_VALUES,
+  '-f',
+  scenarioFile(scenario),
+  ...(deployEnvs().includes(scenario) ? ['-f', PLATFORM_VALUES] : []),
+];
 
 /** `helm template` with extra arguments; returns the raw result (tests assert on status and output). */
 export function helmTemplate(args: string[]): RunResult {

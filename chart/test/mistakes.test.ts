@@ -47,7 +47,7 @@ for (const c of cases) {
 }
 
 t.test('an environment file without the deploy-time image says what is missing', async (t) => {
-  const r = helmTemplate(['-f', 'chart/ci/prod-values.yaml']);
+  const r = helmTemplate(['-f', 'platform/envs/prod/function-values.yaml']);
   t.not(r.status, 0, 'helm template fails');
   t.match(r.stderr, /image\.repository is required/, r.stderr);
 });

@@ -25,7 +25,7 @@ import {
 const all = scenarios();
 
 t.test('the required scenarios exist', async (t) => {
-  for (const s of ['default', 'dev', 'prod', 'canary', 'minimal']) t.ok(all.includes(s), `chart/ci/${s}-values.yaml exists`);
+  for (const s of ['default', 'dev', 'prod', 'canary', 'minimal']) t.ok(all.includes(s), `scenario ${s} exists (chart/ci/${s}-values.yaml or platform/envs/${s}/function-values.yaml)`);
 });
 
 for (const scenario of all) {
@@ -145,7 +145,16 @@ t.test('NetworkPolicy: data plane to queue-proxy only, metrics to monitoring onl
   t.match(new URL(endpoint).hostname, new RegExp(`^otel-collector\\.${obsNs}\\.svc`), 'the default OTLP endpoint is the collector in that namespace');
   const https = np!.spec.egress.find((r: { ports: Array<{ port: number }> }) => r.ports.some((p) => p.port === 443));
   t.same(https.to[0].ipBlock, { cidr: '0.0.0.0/0', except: ['169.254.169.254/32'] }, 'HTTPS anywhere except instance metadata');
-  t.ok(np!.spec.egress.some((r: { ports: Array<{ port: number }> }) => r.ports.some((p) => p.port === 53)), 'DNS allowed');
+  // EKS Auto Mode (the platform's clusters, NetworkPolicy enforced by platform/charts/cluster-config) serves DNS from
+  // every node, not from kube-dns pods: a rule with peers selecting pods matches nothing there and denies DNS.
+  const dns = np!.spec.egress.filter((r: { ports: Array<{ port: number }> }) => r.ports.some((p) => p.port === 53));
+  t.equal(dns.length, 1, 'one DNS rule');
+  t.same(
+    [...dns[0].ports].sort((a: { protocol: string }, b: { protocol: string }) => a.protocol.localeCompare(b.protocol)),
+    [{ protocol: 'TCP', port: 53 }, { protocol: 'UDP', port: 53 }],
+    'DNS over UDP and TCP',
+  );
+  t.notOk('to' in dns[0], 'DNS to any address (no pod selector that nothing matches on Auto Mode)');
 });
 
 t.test('chart metadata agrees with package.json and platform/versions.json', async (t) => {

@@ -2,31 +2,14 @@ provider "aws" {
   region = var.aws_region
 }
 
-data "aws_caller_identity" "current" {}
+# The state bucket's customer key (the platform's one key-making module).
+module "state_key" {
+  source = "../modules/kms-key"
 
-data "aws_partition" "current" {}
-
-data "aws_iam_policy_document" "kms" {
-  # checkov:skip=CKV_AWS_109: a key policy's "*" resource is the key itself; the account root must administer its own key (AWS default key policy)
-  # checkov:skip=CKV_AWS_111: same: "*" in a key policy means this key only
-  # checkov:skip=CKV_AWS_356: same: "*" in a key policy means this key only
-  statement {
-    sid       = "AccountAdministers"
-    actions   = ["kms:*"]
-    resources = ["*"]
-
-    principals {
-      type        = "AWS"
-      identifiers = ["arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root"]
-    }
-  }
-}
-
-resource "aws_kms_key" "state" {
-  description             = "Terraform state bucket ${var.bucket_name}"
-  enable_key_rotation     = true
-  deletion_window_in_days = 30
-  policy                  = data.aws_iam_policy_document.kms.json
+  alias                = replace(var.bucket_name, ".", "-")
+  description          = "Terraform state bucket ${var.bucket_name}"
+  deletion_window_days = 30
+  tags                 = {}
 }
 
 # trivy AWS-0089 (access logging): a second bucket only for this bucket's logs is not worth it for a bucket only
@@ -57,7 +40,7 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "state" {
   rule {
     apply_server_side_encryption_by_default {
       sse_algorithm     = "aws:kms"
-      kms_master_key_id = aws_kms_key.state.arn
+      kms_master_key_id = module.state_key.arn
     }
     bucket_key_enabled = true
   }
@@ -99,6 +82,27 @@ resource "aws_s3_bucket_lifecycle_configuration" "state" {
 }
 
 data "aws_iam_policy_document" "state" {
+  # State and lock objects take the bucket's default encryption (this key). A client that
+  # asks for SSE-S3 instead (the S3 backend does with `encrypt = true` and no kms_key_id)
+  # is refused, so a downgrade fails loudly instead of silently.
+  statement {
+    sid       = "DenySseS3Uploads"
+    effect    = "Deny"
+    actions   = ["s3:PutObject"]
+    resources = ["${aws_s3_bucket.state.arn}/*"]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "s3:x-amz-server-side-encryption"
+      values   = ["AES256"]
+    }
+  }
+
   statement {
     sid       = "DenyInsecureTransport"
     effect    = "Deny"

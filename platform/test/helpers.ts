@@ -74,10 +74,17 @@ export async function parseDir(dir: string): Promise<Hcl> {
   return merged;
 }
 
+/** An environment's values: the arguments of the module "platform" call in platform/envs/<env>/main.tf (literals only). */
 export async function parseTfvars(env: Env): Promise<Record<string, unknown>> {
-  const file = join(PLATFORM, 'envs', env, 'terraform.tfvars');
-  return (await parse(file, readFileSync(file, 'utf8'))) as Record<string, unknown>;
+  const h = await parseFile(join(PLATFORM, 'envs', env, 'main.tf'));
+  const calls = h.module?.platform;
+  if (!calls || calls.length !== 1) throw new Error(`platform/envs/${env}/main.tf must call module "platform" once`);
+  const { source: _source, ...values } = calls[0] as Body;
+  return values;
 }
+
+/** The composition every environment calls. */
+export const COMPOSITION = join(PLATFORM, 'modules', 'platform');
 
 /** A tool from ./bin or ./.venv/bin (PLATFORM_TEST_<NAME> overrides, for trying another build); undefined when `make tools` has not installed it. */
 export function tool(name: string): string | undefined {

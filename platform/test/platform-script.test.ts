@@ -33,7 +33,7 @@ function sandbox(t: { teardown(fn: () => void): void }, opts: { aws?: boolean; c
   stub(
     'tofu',
     opts.clusterInState
-      ? 'if [[ "$2" == "state" ]]; then echo module.cluster.module.eks.aws_eks_cluster.this[0]; fi'
+      ? 'if [[ "$2" == "state" ]]; then echo module.platform.module.cluster.module.eks.aws_eks_cluster.this[0]; fi'
       : 'if [[ "$2" == "state" ]]; then exit 0; fi',
   );
   return {
@@ -91,7 +91,7 @@ t.test('plan on a fresh account: init against this env state, then the stage-1 p
     'aws sts get-caller-identity --query Account --output text',
     `tofu -chdir=${dir} init -input=false -reconfigure -backend-config=bucket=knfn-tfstate-123456789012-eu-west-1 -backend-config=key=dev/terraform.tfstate -backend-config=region=eu-west-1`,
     `tofu -chdir=${dir} state list`,
-    `tofu -chdir=${dir} plan -input=false -target=module.encryption -target=module.network -target=module.cluster -out=tfplan`,
+    `tofu -chdir=${dir} plan -input=false -target=module.platform.module.encryption -target=module.platform.module.network -target=module.platform.module.cluster -out=tfplan`,
   ]);
   t.match(r.stderr, /stage 1 of 2/, 'says which stage it is on');
 });
@@ -116,7 +116,7 @@ t.test('apply on a fresh account: the cluster first, then everything from a save
   t.same(tofu, [
     'tofu init -input=false -reconfigure -backend-config=bucket=b -backend-config=key=dev/terraform.tfstate -backend-config=region=eu-west-1',
     'tofu state list',
-    'tofu apply -input=false -auto-approve -target=module.encryption -target=module.network -target=module.cluster',
+    'tofu apply -input=false -auto-approve -target=module.platform.module.encryption -target=module.platform.module.network -target=module.platform.module.cluster',
     'tofu plan -input=false -out=tfplan',
     'tofu apply -input=false tfplan',
   ]);
@@ -128,4 +128,15 @@ t.test('outputs prints the JSON of tofu output on stdout only', async (t) => {
   const r = sh(s, ['outputs', 'dev'], { ...NO_AWS_ENV, AWS_PROFILE: 'x', TF_STATE_BUCKET: 'b' });
   t.equal(r.status, 0, output(r));
   t.same(JSON.parse(r.stdout), { cluster_name: { value: 'knfn-dev' } });
+});
+
+t.test("bootstrap names the bucket from the given environment's project and region, and needs one", async (t) => {
+  const s = sandbox(t);
+  const r = sh(s, ['bootstrap', 'prod'], { ...NO_AWS_ENV, AWS_PROFILE: 'x' });
+  t.equal(r.status, 0, output(r));
+  const apply = calls(s).find((c) => / apply /.test(c));
+  t.match(apply, /-var=aws_region=eu-west-1 -var=bucket_name=knfn-tfstate-123456789012-eu-west-1$/, 'the names apply prod looks for');
+  const none = sh(sandbox(t), ['bootstrap'], { ...NO_AWS_ENV, AWS_PROFILE: 'x' });
+  t.equal(none.status, 2, 'no environment: refused');
+  t.match(none.stderr, /unknown environment '': use dev or prod/);
 });

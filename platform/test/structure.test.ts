@@ -3,7 +3,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { ENVS, PLATFORM, parseDir, parseTfvars, rel, terraformDirs, tfFiles, versions, type Body } from './helpers.ts';
+import { COMPOSITION, ENVS, PLATFORM, parseDir, parseTfvars, rel, terraformDirs, tfFiles, versions, type Body } from './helpers.ts';
 
 const first = (list: Body[] | undefined): Body => {
   if (!list || list.length !== 1) throw new Error(`expected exactly one block, got ${list?.length ?? 0}`);
@@ -42,26 +42,33 @@ t.test('every module and root pins its Terraform and provider versions', async (
   }
 });
 
-t.test('dev and prod roots are the same code and differ only in terraform.tfvars', async (t) => {
-  const files = (env: string) => readdirSync(join(PLATFORM, 'envs', env)).filter((f) => !f.startsWith('.') && f !== 'tfplan').sort();
-  t.same(files('prod'), files('dev'), 'same file list');
-  for (const f of files('dev').filter((f) => f !== 'terraform.tfvars' && f !== '.terraform.lock.hcl')) {
-    const dev = readFileSync(join(PLATFORM, 'envs', 'dev', f), 'utf8');
-    const prod = readFileSync(join(PLATFORM, 'envs', 'prod', f), 'utf8');
-    t.ok(dev === prod, `envs/dev/${f} and envs/prod/${f} are identical`);
+t.test('each environment root holds only its backend, versions, providers and its values for the one composition', async (t) => {
+  for (const env of ENVS) {
+    const dir = join(PLATFORM, 'envs', env);
+    const files = readdirSync(dir).filter((f) => !f.startsWith('.') && f !== 'tfplan' && f !== 'function-values.yaml').sort();
+    t.same(files, ['main.tf', 'versions.tf'], `${env}: main.tf (values, providers) and versions.tf (backend, provider versions) only`);
+    const h = await parseDir(dir);
+    t.same(Object.keys(h.module ?? {}), ['platform'], `${env}: one module call`);
+    t.equal(first(h.module?.platform).source, '../../modules/platform', `${env}: the composition`);
+    for (const kind of ['resource', 'data', 'ephemeral', 'variable'] as const) t.same(Object.keys(h[kind] ?? {}), [], `${env}: no ${kind} of its own`);
+    t.same(h.locals ?? [], [], `${env}: no locals`);
+    t.same(Object.keys(h.provider ?? {}).sort(), ['aws', 'helm'], `${env}: configures the AWS and Helm providers`);
+    for (const [name, bodies] of Object.entries(h.output ?? {})) t.match(first(bodies).value, /^\$\{module\.platform\.[a-z_]+\}$/, `${env}: output ${name} passes a composition output through`);
+    // Values are literals: nothing computed per environment.
+    for (const [k, v] of Object.entries(await parseTfvars(env))) t.notMatch(JSON.stringify(v), /\$\{/, `${env}: ${k} is a literal`);
   }
 });
 
 t.test('each environment sets every variable without a default, and nothing else', async (t) => {
+  const h = await parseDir(COMPOSITION);
+  const declared = Object.keys(h.variable ?? {});
+  const required = declared.filter((n) => !('default' in first(h.variable?.[n])));
+  t.ok(required.length >= 30, `the composition has its settings as variables (${required.length} without default)`);
   for (const env of ENVS) {
-    const h = await parseDir(join(PLATFORM, 'envs', env));
-    const tfvars = await parseTfvars(env);
-    const declared = Object.keys(h.variable ?? {});
-    const required = declared.filter((n) => !('default' in first(h.variable?.[n])));
-    t.ok(required.length >= 30, `${env}: the root has its settings as variables (${required.length} without default)`);
-    t.same(required.filter((n) => !(n in tfvars)), [], `${env}: terraform.tfvars sets every variable without a default`);
-    t.same(Object.keys(tfvars).filter((n) => !declared.includes(n)), [], `${env}: terraform.tfvars sets no undeclared variable`);
-    t.equal(tfvars.environment, env, `${env}: environment = "${env}"`);
+    const values = await parseTfvars(env);
+    t.same(required.filter((n) => !(n in values)), [], `${env}: the module call sets every variable without a default`);
+    t.same(Object.keys(values).filter((n) => !declared.includes(n)), [], `${env}: the module call sets no undeclared variable`);
+    t.equal(values.environment, env, `${env}: environment = "${env}"`);
   }
 });
 
@@ -104,7 +111,7 @@ t.test('Helm charts: remote ones carry a version from versions.json, local ones 
     }
   }
   t.equal(remote, 4, 'knative-operator, kube-prometheus-stack, opentelemetry-collector and external-dns are remote charts');
-  const root = await parseDir(join(PLATFORM, 'envs', 'dev'));
+  const root = await parseDir(COMPOSITION);
   const obs = first(root.module?.observability);
   t.same(obs.chart_versions, {
     kube_prometheus_stack: '${local.versions.charts.kubePrometheusStack}',
@@ -117,14 +124,14 @@ t.test('Helm charts: remote ones carry a version from versions.json, local ones 
 
 t.test('Knative and Kubernetes versions come from platform/versions.json only', async (t) => {
   const v = versions();
-  for (const env of ENVS) {
-    const h = await parseDir(join(PLATFORM, 'envs', env));
+  {
+    const h = await parseDir(COMPOSITION);
     const locals = Object.assign({}, ...(h.locals ?? [])) as Body;
-    t.equal(locals.versions, '${jsondecode(file("${path.module}/../../versions.json"))}', `${env}: reads versions.json`);
+    t.equal(locals.versions, '${jsondecode(file("${path.module}/../../versions.json"))}', 'the composition reads versions.json');
     const kn = first(h.module?.knative);
-    t.equal(kn.knative_version, '${local.versions.knative.release}', `${env}: Knative release from versions.json`);
-    t.equal(kn.operator_chart_version, '${local.versions.knative.operatorChart}', `${env}: operator chart from versions.json`);
-    t.equal(first(h.module?.cluster).kubernetes_version, '${local.versions.kubernetes.version}', `${env}: Kubernetes from versions.json`);
+    t.equal(kn.knative_version, '${local.versions.knative.release}', 'Knative release from versions.json');
+    t.equal(kn.operator_chart_version, '${local.versions.knative.operatorChart}', 'operator chart from versions.json');
+    t.equal(first(h.module?.cluster).kubernetes_version, '${local.versions.kubernetes.version}', 'Kubernetes from versions.json');
   }
   const knative = await parseDir(join(PLATFORM, 'modules', 'knative'));
   const operator = first(knative.resource?.helm_release?.operator);
@@ -170,7 +177,7 @@ t.test("the function's role reads only its own secret and decrypts only through 
   const get = statements.find((s) => (s.actions as string[]).includes('secretsmanager:GetSecretValue'));
   t.same(get?.resources, ['${local.secret_arn_pattern}']);
   const decrypt = statements.find((s) => (s.actions as string[]).includes('kms:Decrypt'));
-  t.same(decrypt?.resources, ['${aws_kms_key.this.arn}'], 'kms:Decrypt on the function key only');
+  t.same(decrypt?.resources, ['${module.kms_key.arn}'], 'kms:Decrypt on the function key only');
   const conditions = (decrypt?.condition as Body[]) ?? [];
   t.same(
     conditions.find((c) => c.variable === 'kms:ViaService'),
@@ -190,8 +197,8 @@ t.test("the function's role reads only its own secret and decrypts only through 
 });
 
 t.test("the function's contract defaults match the chart's: namespace functions, release and service account fn", async (t) => {
-  for (const env of ENVS) {
-    const h = await parseDir(join(PLATFORM, 'envs', env));
+  {
+    const h = await parseDir(COMPOSITION);
     t.equal(first(h.variable?.function_namespace).default, 'functions');
     t.equal(first(h.variable?.function_name).default, 'fn');
     t.equal(first(h.variable?.function_service_account).default, 'fn');
@@ -228,9 +235,9 @@ t.test('secret values never reach the state: write-only arguments and ephemeral 
   t.ok(obs.ephemeral?.aws_secretsmanager_secret_version, 'read back through an ephemeral resource');
 });
 
-t.test('no literal secrets in *.tfvars', async (t) => {
+t.test("no literal secrets in an environment's values", async (t) => {
   for (const env of ENVS) {
-    const text = readFileSync(join(PLATFORM, 'envs', env, 'terraform.tfvars'), 'utf8');
+    const text = readFileSync(join(PLATFORM, 'envs', env, 'main.tf'), 'utf8');
     const tfvars = await parseTfvars(env);
     for (const [k, v] of Object.entries(tfvars)) {
       t.notOk(/(password|secret|token|private|access_key|api_key|signing)/i.test(k) && typeof v === 'string', `${env}: ${k} is not a secret value`);
@@ -271,10 +278,10 @@ t.test('the cluster: access entries only, encrypted secrets, logs, Auto Mode', a
   t.equal(eks.authentication_mode, 'API');
   t.equal(eks.enable_cluster_creator_admin_permissions, false, 'no implicit admin for whoever created it');
   t.equal(eks.endpoint_private_access, true);
-  t.same(eks.encryption_config, { provider_key_arn: '${aws_kms_key.this.arn}', resources: ['secrets'] });
+  t.same(eks.encryption_config, { provider_key_arn: '${module.kms_key.arn}', resources: ['secrets'] });
   t.same(eks.enabled_log_types, ['api', 'audit', 'authenticator', 'controllerManager', 'scheduler']);
   t.same((eks.compute_config as Body).enabled, true, 'EKS Auto Mode: node capacity follows pods, to zero');
-  t.equal(first(h.resource?.aws_kms_key?.this).enable_key_rotation, true);
+  t.equal(first(h.module?.kms_key).source, '../kms-key', 'its key from the one key-making module');
   const locals = Object.assign({}, ...(h.locals ?? [])) as Body;
   t.match(JSON.stringify(locals.deploy_entry), /"type":"namespace".*AmazonEKSEditPolicy/, 'the deploy role edits its namespace only');
   t.notMatch(JSON.stringify(locals.deploy_entry), /ClusterAdmin/, 'and is no cluster admin');
@@ -312,14 +319,15 @@ t.test('the deploy output object has every key the deploy flow reads', async (t)
   const reader = readFileSync(join(PLATFORM, '..', 'scripts', 'deploy', 'lib', 'platform.ts'), 'utf8');
   const wanted = new Set([...reader.matchAll(/str\('([a-z_]+)'\)|raw\.([a-z_]+)/g)].map((m) => (m[1] ?? m[2]) as string));
   t.ok(wanted.size >= 8, `the deploy flow reads ${[...wanted].join(', ')}`);
-  for (const env of ENVS) {
-    const h = await parseDir(join(PLATFORM, 'envs', env));
+  {
+    const h = await parseDir(COMPOSITION);
     const locals = Object.assign({}, ...(h.locals ?? [])) as Body;
     const provided = Object.keys(locals.deploy_outputs as Body);
-    t.same([...wanted].filter((k) => !provided.includes(k)), [], `${env}: deploy_outputs provides them all`);
+    t.same([...wanted].filter((k) => !provided.includes(k)), [], 'deploy_outputs provides them all');
     const param = first(h.resource?.aws_ssm_parameter?.outputs);
-    t.equal(param.value, '${jsonencode(local.deploy_outputs)}', `${env}: the same object goes to the SSM parameter`);
+    t.equal(param.value, '${jsonencode(local.deploy_outputs)}', 'the same object goes to the SSM parameter');
     t.equal(locals.outputs_parameter_name, '/${var.project}/${var.environment}/platform-outputs');
+    for (const env of ENVS) t.equal(first((await parseDir(join(PLATFORM, 'envs', env))).output?.deploy).value, '${module.platform.deploy}', `${env}: output deploy`);
   }
 });
 
@@ -367,17 +375,75 @@ t.test("cross-account promotion: prod's deploy role may pull the listed reposito
 });
 
 t.test('both roots thread the cross-account pull lists to the modules, empty by default', async (t) => {
+  const h = await parseDir(COMPOSITION);
+  for (const name of ['ecr_pull_principal_arns', 'ecr_pull_repository_arns']) {
+    const v = first(h.variable?.[name]);
+    t.same(v.default, [], `${name} defaults to []`);
+    t.ok((v.validation as Body[] | undefined)?.length, `${name} is validated`);
+  }
+  t.equal(first(h.module?.function).ecr_pull_principal_arns, '${var.ecr_pull_principal_arns}', 'function module gets the principals');
+  t.equal(first(h.module?.ci).ecr_pull_repository_arns, '${var.ecr_pull_repository_arns}', 'ci module gets the repositories');
+  t.equal(first(h.output?.ecr_repository_arn).value, '${module.function.ecr_repository_arn}', 'the repository ARN is an output');
+  for (const env of ENVS) {
+    t.equal(first((await parseDir(join(PLATFORM, 'envs', env))).output?.ecr_repository_arn).value, '${module.platform.ecr_repository_arn}', `${env}: and a root output`);
+    const tfvars = await parseTfvars(env);
+    t.notOk('ecr_pull_principal_arns' in tfvars || 'ecr_pull_repository_arns' in tfvars, `${env}: the values leave both empty (commented examples only)`);
+  }
+});
+
+t.test('one place makes KMS keys: modules/kms-key, with rotation, called for every key', async (t) => {
+  const KEY_MODULE = join(PLATFORM, 'modules', 'kms-key');
+  let calls = 0;
+  for (const dir of terraformDirs()) {
+    const h = await parseDir(dir);
+    if (dir === KEY_MODULE) continue;
+    t.notOk(h.resource?.aws_kms_key || h.resource?.aws_kms_alias, `${rel(dir)}: no aws_kms_key/aws_kms_alias of its own`);
+    for (const [name, bodies] of Object.entries(h.module ?? {})) {
+      if (!String(first(bodies).source).endsWith('/kms-key')) continue;
+      calls++;
+      t.notOk('policy' in first(bodies), `${rel(dir)}: module.${name} passes no key policy of its own`);
+    }
+  }
+  t.equal(calls, 5, 'logs, platform secrets, EKS secrets, the function, the state bucket');
+  const k = await parseDir(KEY_MODULE);
+  const key = first(k.resource?.aws_kms_key?.this);
+  t.equal(key.enable_key_rotation, true, 'rotation on');
+  t.equal(key.policy, '${data.aws_iam_policy_document.this.json}', 'the one key policy');
+  t.equal(key.deletion_window_in_days, '${var.deletion_window_days}');
+});
+
+t.test('state objects take the bucket key: no backend asks for SSE-S3, and the bucket refuses it', async (t) => {
   for (const env of ENVS) {
     const h = await parseDir(join(PLATFORM, 'envs', env));
-    for (const name of ['ecr_pull_principal_arns', 'ecr_pull_repository_arns']) {
-      const v = first(h.variable?.[name]);
-      t.same(v.default, [], `${env}: ${name} defaults to []`);
-      t.ok((v.validation as Body[] | undefined)?.length, `${env}: ${name} is validated`);
+    const backend = ((h.terraform ?? []).flatMap((b) => (b.backend as Record<string, Body[]> | undefined)?.s3 ?? []) as Body[])[0];
+    t.ok(backend, `${env}: S3 backend`);
+    // encrypt = true without kms_key_id makes the S3 backend send x-amz-server-side-encryption: AES256 on every
+    // write, which overrides the bucket's default (its customer key).
+    t.ok(backend?.encrypt !== true || 'kms_key_id' in (backend ?? {}), `${env}: no encrypt = true without kms_key_id`);
+    t.equal(backend?.use_lockfile, true, `${env}: S3-native locking`);
+  }
+  const b = await parseDir(join(PLATFORM, 'bootstrap'));
+  const sse = first(b.resource?.aws_s3_bucket_server_side_encryption_configuration?.state);
+  const byDefault = (((sse.rule as Body[])[0] as Body).apply_server_side_encryption_by_default as Body[])[0] as Body;
+  t.same(byDefault, { sse_algorithm: 'aws:kms', kms_master_key_id: '${module.state_key.arn}' }, 'bucket default: the state key');
+  const deny = ((first(b.data?.aws_iam_policy_document?.state).statement as Body[]) ?? []).find((s) => s.sid === 'DenySseS3Uploads');
+  t.same(deny?.condition, [{ test: 'StringEquals', variable: 's3:x-amz-server-side-encryption', values: ['AES256'] }], 'the bucket refuses SSE-S3 uploads');
+  t.equal(deny?.effect, 'Deny');
+});
+
+t.test('an environment with a private API endpoint is deployed from inside its network', async (t) => {
+  const { parse } = await import('yaml');
+  const wf = parse(readFileSync(join(PLATFORM, '..', '.github', 'workflows', 'deploy.yml'), 'utf8')) as { jobs: Record<string, { 'runs-on': string | string[]; environment?: { name: string } | string }> };
+  for (const env of ENVS) {
+    const v = await parseTfvars(env);
+    const jobs = Object.entries(wf.jobs).filter(([, j]) => (typeof j.environment === 'string' ? j.environment : j.environment?.name) === env);
+    t.equal(jobs.length, 1, `${env}: one deploy job`);
+    const runsOn = ([] as string[]).concat(jobs[0]?.[1]['runs-on'] ?? []);
+    if (v.cluster_endpoint_public_access === false) {
+      t.ok(runsOn.includes('self-hosted'), `${env}: private endpoint => the ${jobs[0]?.[0]} job runs on a self-hosted runner in the VPC (runs-on: ${runsOn.join(', ')})`);
+      t.ok((v.cluster_endpoint_private_access_cidrs as string[]).length > 0, `${env}: and the runner's network may reach the private endpoint`);
+    } else {
+      t.ok((v.cluster_endpoint_public_access_cidrs as string[]).length > 0, `${env}: public endpoint restricted to listed CIDRs`);
     }
-    t.equal(first(h.module?.function).ecr_pull_principal_arns, '${var.ecr_pull_principal_arns}', `${env}: function module gets the principals`);
-    t.equal(first(h.module?.ci).ecr_pull_repository_arns, '${var.ecr_pull_repository_arns}', `${env}: ci module gets the repositories`);
-    t.equal(first(h.output?.ecr_repository_arn).value, '${module.function.ecr_repository_arn}', `${env}: the repository ARN is an output`);
-    const tfvars = await parseTfvars(env);
-    t.notOk('ecr_pull_principal_arns' in tfvars || 'ecr_pull_repository_arns' in tfvars, `${env}: terraform.tfvars leaves both empty (commented examples only)`);
   }
 });

@@ -1,5 +1,6 @@
 // The deploy's contracts with its neighbours, checked against their real files: the platform's `deploy` outputs and
-// SSM parameter name (platform/envs/*), and the chart, rendered by the real helm with exactly the values a deploy sets.
+// SSM parameter name (platform/modules/platform, platform/envs/*), and the chart, rendered by the real helm with exactly
+// the values a deploy sets.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,21 +16,46 @@ const ENVS = ['dev', 'prod'] as const;
 /** Keys of the platform's `deploy` object the deploy reads (parseOutputs requires the first six). */
 const NEEDED = ['cluster_name', 'region', 'ecr_repository_url', 'namespace', 'service_name', 'service_account', 'secret_arns', 'node_architecture', 'otel_collector_url', 'grafana', 'jaeger'];
 
-for (const env of ENVS) {
-  t.test(`platform/envs/${env} publishes every output the deploy reads, where it reads them`, async (t) => {
-    const dir = join(ROOT, 'platform', 'envs', env);
-    const outputsTf = readFileSync(join(dir, 'outputs.tf'), 'utf8');
-    const block = /deploy_outputs\s*=\s*\{([\s\S]*?)\n\s*\}\n/.exec(outputsTf)?.[1] ?? '';
-    const keys = [...block.matchAll(/^\s*(\w+)\s*=/gm)].map((m) => m[1]);
-    for (const k of NEEDED) t.ok(keys.includes(k), `deploy_outputs has ${k}`);
-    const mainTf = readFileSync(join(dir, 'main.tf'), 'utf8');
-    t.match(mainTf, /outputs_parameter_name\s*=\s*"\/\$\{var\.project\}\/\$\{var\.environment\}\/platform-outputs"/, 'the SSM parameter is /<project>/<env>/platform-outputs');
-    t.match(mainTf, /value\s*=\s*jsonencode\(local\.deploy_outputs\)/, 'it holds the deploy object as JSON');
+t.test('the platform publishes every output the deploy reads, where it reads them', async (t) => {
+  const dir = join(ROOT, 'platform', 'modules', 'platform');
+  const outputsTf = readFileSync(join(dir, 'outputs.tf'), 'utf8');
+  const block = /deploy_outputs\s*=\s*\{([\s\S]*?)\n {2}\}\n/.exec(outputsTf)?.[1] ?? '';
+  const keys = [...block.matchAll(/^ {4}(\w+)\s*=/gm)].map((m) => m[1]);
+  for (const k of NEEDED) t.ok(keys.includes(k), `deploy_outputs has ${k}`);
+  const mainTf = readFileSync(join(dir, 'main.tf'), 'utf8');
+  t.match(mainTf, /outputs_parameter_name\s*=\s*"\/\$\{var\.project\}\/\$\{var\.environment\}\/platform-outputs"/, 'the SSM parameter is /<project>/<env>/platform-outputs');
+  t.match(mainTf, /value\s*=\s*jsonencode\(local\.deploy_outputs\)/, 'it holds the deploy object as JSON');
+  for (const env of ENVS) {
+    t.match(readFileSync(join(ROOT, 'platform', 'envs', env, 'main.tf'), 'utf8'), /output "deploy" \{[^}]*value\s*=\s*module\.platform\.deploy/, `envs/${env}: tofu output deploy`);
     const p = outputsParameter(ctx, env);
     t.match(p.name, new RegExp(`^/[a-z0-9-]+/${env}/platform-outputs$`));
     t.match(p.region, /^[a-z]{2}-[a-z]+-\d$/);
-  });
-}
+  }
+});
+
+// The chart_values object is handed to helm as is: its keys must be values the chart declares, and it must carry
+// everything a deploy used to set from the platform's outputs.
+t.test("the platform's chart_values are chart values, and cover what only the platform knows", async (t) => {
+  const outputsTf = readFileSync(join(ROOT, 'platform', 'modules', 'platform', 'outputs.tf'), 'utf8');
+  const block = /chart_values = \{([\s\S]*?)\n {4}\}\n/.exec(outputsTf)?.[1] ?? '';
+  const schema = JSON.parse(readFileSync(join(ROOT, 'chart', 'values.schema.json'), 'utf8')) as { properties: Record<string, { properties?: Record<string, unknown> }> };
+  const paths: string[] = [];
+  const stack: string[] = [];
+  for (const line of block.split('\n')) {
+    const open = /^\s*(\w+)\s*=\s*\{\s*$/.exec(line);
+    const inline = /^\s*(\w+)\s*=\s*\{\s*(\w+)\s*=/.exec(line);
+    const leaf = /^\s*(\w+)\s*=\s*[^{]/.exec(line);
+    if (open) stack.push(open[1] as string);
+    else if (inline) paths.push(`${inline[1]}.${inline[2]}`);
+    else if (leaf) paths.push([...stack, leaf[1]].join('.'));
+    if (/^\s*\}\s*$/.test(line)) stack.pop();
+  }
+  t.same(paths.sort(), ['fullnameOverride', 'function.awsRegion', 'function.secrets', 'serviceAccount.name', 'telemetry.otlpEndpoint'], 'release name, region, secrets, service account, collector');
+  for (const p of paths) {
+    const [top, sub] = p.split('.') as [string, string | undefined];
+    t.ok(schema.properties[top] && (!sub || schema.properties[top]?.properties?.[sub]), `${p} is declared in chart/values.schema.json`);
+  }
+});
 
 t.test('the chart accepts exactly the values a deploy sets, and renders the image by digest', async (t) => {
   const helm = join(ROOT, 'bin', 'helm');

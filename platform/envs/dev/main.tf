@@ -1,160 +1,103 @@
-locals {
-  versions = jsondecode(file("${path.module}/../../versions.json"))
+# dev: cheap and disposable. Replace the account-specific values (ARNs, repository,
+# domain, zone, your public IP) before the first `make plan-dev`.
+#
+# Only what differs between environments lives here: these values (module "platform"),
+# the backend and the provider versions (versions.tf), and the function chart's values
+# for this environment's deploy (function-values.yaml). The composition is
+# platform/modules/platform; scripts/platform.sh and the deploy flow read project and
+# aws_region from this block.
+module "platform" {
+  source = "../../modules/platform"
 
-  name = "${var.project}-${var.environment}"
-  tags = merge(var.tags, {
-    project     = var.project
-    environment = var.environment
-    managed-by  = "terraform"
-  })
+  project     = "knfn"
+  environment = "dev"
+  aws_region  = "eu-west-1"
+  tags        = { cost-center = "knative-fn-dev" }
 
-  outputs_parameter_name = "/${var.project}/${var.environment}/platform-outputs"
+  vpc_cidr                   = "10.40.0.0/16"
+  az_count                   = 2
+  single_nat_gateway         = true
+  enable_interface_endpoints = false
+  enable_flow_logs           = false
+  log_retention_days         = 7
+
+  kms_deletion_window_days = 7
+
+  cluster_endpoint_public_access       = true
+  cluster_endpoint_public_access_cidrs = ["203.0.113.10/32"]
+  # dev deploys over the public endpoint (restricted to the CIDRs above).
+  cluster_endpoint_private_access_cidrs = []
+  admin_principal_arns                  = ["arn:aws:iam::111111111111:role/platform-admin"]
+
+  github_repository        = "example-org/knative-fn"
+  github_oidc_provider_arn = null
+
+  domain          = "dev.fn.example.com"
+  route53_zone_id = "Z00000000000000000DEV"
+
+  node_capacity_types      = ["spot", "on-demand"]
+  node_instance_categories = ["c", "m"]
+  node_instance_sizes      = ["large", "xlarge"]
+  node_architecture        = "arm64"
+  node_cpu_limit           = 16
+
+  knative_replicas                   = 1
+  scale_to_zero_grace_period         = "30s"
+  scale_to_zero_pod_retention_period = "0s"
+  knative_tracing_sampling_rate      = 1
+
+  prometheus_persistent   = false
+  prometheus_retention    = "3d"
+  prometheus_storage_size = "10Gi"
+  prometheus_replicas     = 1
+  collector_replicas      = 1
+  jaeger_persistent       = false
+  jaeger_storage_size     = "5Gi"
+  jaeger_retention        = "48h"
+
+  grafana_admin_password_version = 1
+
+  ecr_keep_images             = 20
+  ecr_untagged_expiry_days    = 3
+  ecr_force_delete            = true
+  secret_recovery_window_days = 0
+  signing_key_version         = 1
+
+  # prod in another account: let prod's deploy role pull the images it promotes (after
+  # prod is applied, since ECR refuses unknown principals). Pull only, nothing else.
+  # ecr_pull_principal_arns = ["arn:aws:iam::222222222222:role/knfn-prod-deploy"]
 }
 
-module "encryption" {
-  source = "../../modules/encryption"
+provider "aws" {
+  region = module.platform.region
 
-  name                 = local.name
-  deletion_window_days = var.kms_deletion_window_days
-  tags                 = local.tags
-}
-
-module "network" {
-  source = "../../modules/network"
-
-  name               = local.name
-  cidr               = var.vpc_cidr
-  az_count           = var.az_count
-  single_nat_gateway = var.single_nat_gateway
-  enable_flow_logs   = var.enable_flow_logs
-  log_retention_days = var.log_retention_days
-  log_kms_key_arn    = module.encryption.logs_key_arn
-  cluster_name       = local.name
-  tags               = local.tags
-}
-
-module "ci" {
-  source = "../../modules/ci"
-
-  name                     = local.name
-  github_repository        = var.github_repository
-  github_environment       = var.environment
-  github_oidc_provider_arn = var.github_oidc_provider_arn
-  cluster_name             = local.name
-  ecr_repository_arn       = module.function.ecr_repository_arn
-  ecr_pull_repository_arns = var.ecr_pull_repository_arns
-  outputs_parameter_name   = local.outputs_parameter_name
-  tags                     = local.tags
-}
-
-module "cluster" {
-  source = "../../modules/cluster"
-
-  name                         = local.name
-  kubernetes_version           = local.versions.kubernetes.version
-  vpc_id                       = module.network.vpc_id
-  subnet_ids                   = module.network.private_subnet_ids
-  endpoint_public_access       = var.cluster_endpoint_public_access
-  endpoint_public_access_cidrs = var.cluster_endpoint_public_access_cidrs
-  log_retention_days           = var.log_retention_days
-  log_kms_key_arn              = module.encryption.logs_key_arn
-  admin_principal_arns         = var.admin_principal_arns
-  deploy_role_arn              = module.ci.deploy_role_arn
-  deploy_namespaces            = [var.function_namespace]
-  kms_deletion_window_days     = var.kms_deletion_window_days
-  tags                         = local.tags
-}
-
-module "cluster_config" {
-  source = "../../modules/cluster-config"
-
-  function_namespace       = var.function_namespace
-  node_capacity_types      = var.node_capacity_types
-  node_instance_categories = var.node_instance_categories
-  node_instance_sizes      = var.node_instance_sizes
-  node_architecture        = var.node_architecture
-  node_cpu_limit           = var.node_cpu_limit
-
-  depends_on = [module.cluster]
-}
-
-module "function" {
-  source = "../../modules/function"
-
-  name                        = local.name
-  function_name               = var.function_name
-  namespace                   = var.function_namespace
-  service_account             = var.function_service_account
-  cluster_name                = module.cluster.cluster_name
-  ecr_keep_images             = var.ecr_keep_images
-  ecr_untagged_expiry_days    = var.ecr_untagged_expiry_days
-  ecr_force_delete            = var.ecr_force_delete
-  ecr_pull_principal_arns     = var.ecr_pull_principal_arns
-  secret_recovery_window_days = var.secret_recovery_window_days
-  signing_key_version         = var.signing_key_version
-  kms_deletion_window_days    = var.kms_deletion_window_days
-  tags                        = local.tags
-}
-
-module "observability" {
-  source = "../../modules/observability"
-
-  name = local.name
-  chart_versions = {
-    kube_prometheus_stack   = local.versions.charts.kubePrometheusStack
-    opentelemetry_collector = local.versions.charts.opentelemetryCollector
+  default_tags {
+    tags = module.platform.tags
   }
-  jaeger_image_tag               = local.versions.images.jaeger
-  storage_class                  = module.cluster_config.storage_class
-  prometheus_retention           = var.prometheus_retention
-  prometheus_storage_size        = var.prometheus_storage_size
-  prometheus_replicas            = var.prometheus_replicas
-  collector_replicas             = var.collector_replicas
-  jaeger_persistent              = var.jaeger_persistent
-  jaeger_storage_size            = var.jaeger_storage_size
-  jaeger_retention               = var.jaeger_retention
-  grafana_admin_password_version = var.grafana_admin_password_version
-  kms_key_arn                    = module.encryption.secrets_key_arn
-  secret_recovery_window_days    = var.secret_recovery_window_days
-  tags                           = local.tags
-
-  depends_on = [module.cluster_config]
 }
 
-module "ingress" {
-  source = "../../modules/ingress"
-
-  name                       = local.name
-  domain                     = var.domain
-  route53_zone_id            = var.route53_zone_id
-  cluster_name               = module.cluster.cluster_name
-  external_dns_chart_version = local.versions.charts.externalDns
-  tags                       = local.tags
-
-  depends_on = [module.cluster_config]
+# The cluster is created in the same apply: the Helm provider is configured from the
+# platform's cluster outputs and only connects when a release is applied, after the
+# cluster exists. Credentials come from `aws eks get-token` (the caller must be one of
+# admin_principal_arns).
+provider "helm" {
+  kubernetes = {
+    host                   = module.platform.cluster_endpoint
+    cluster_ca_certificate = base64decode(module.platform.cluster_certificate_authority_data)
+    exec = {
+      api_version = "client.authentication.k8s.io/v1beta1"
+      command     = "aws"
+      args        = ["eks", "get-token", "--cluster-name", module.platform.cluster_name, "--region", module.platform.region]
+    }
+  }
 }
 
-module "knative" {
-  source = "../../modules/knative"
-
-  knative_version                    = local.versions.knative.release
-  operator_chart_version             = local.versions.knative.operatorChart
-  domain                             = var.domain
-  certificate_arn                    = module.ingress.certificate_arn
-  high_availability_replicas         = var.knative_replicas
-  scale_to_zero_grace_period         = var.scale_to_zero_grace_period
-  scale_to_zero_pod_retention_period = var.scale_to_zero_pod_retention_period
-  tracing_sampling_rate              = var.knative_tracing_sampling_rate
-  collector_url                      = module.observability.collector_otlp_http_url
-
-  depends_on = [module.cluster_config]
+output "deploy" {
+  description = "Everything the deploy flow needs, as one JSON object (also stored in the SSM parameter outputs_parameter_name)."
+  value       = module.platform.deploy
 }
 
-# The outputs the deploy flow needs, readable by the CI role without state access.
-resource "aws_ssm_parameter" "outputs" {
-  # checkov:skip=CKV2_AWS_34: resource names and URLs only, nothing secret; a plain String keeps the CI role free of KMS grants
-  name        = local.outputs_parameter_name
-  description = "Platform outputs for the deploy flow (JSON)"
-  type        = "String"
-  value       = jsonencode(local.deploy_outputs)
+output "ecr_repository_arn" {
+  description = "ARN of the function's ECR repository (the other environment's ecr_pull_repository_arns when it promotes from here)."
+  value       = module.platform.ecr_repository_arn
 }

@@ -8,7 +8,7 @@ terraform {
     }
     helm = {
       source  = "hashicorp/helm"
-      version = "~> 3.0"
+      version = "~> 3.1"
     }
     random = {
       source  = "hashicorp/random"
@@ -18,9 +18,10 @@ terraform {
 
   # One state per environment in the bootstrap bucket, S3-native locking (no DynamoDB).
   # bucket, key and region come from `-backend-config` (scripts/platform.sh passes
-  # key=<env>/terraform.tfstate), so the dev and prod roots stay identical.
+  # key=<env>/terraform.tfstate). No `encrypt = true`: without a kms_key_id it makes the
+  # backend request SSE-S3 on every write, overriding the bucket's default encryption
+  # with its customer key (platform/bootstrap), whose bucket policy refuses SSE-S3 writes.
   backend "s3" {
     use_lockfile = true
-    encrypt      = true
   }
 }

@@ -7,8 +7,14 @@ resource "helm_release" "this" {
   namespace = "kube-system"
   chart     = "${path.module}/../../charts/cluster-config"
 
+  # kube-system/amazon-vpc-cni may already exist (created by hand as the Auto Mode
+  # NetworkPolicy guide shows, or by EKS): adopt it instead of failing on ownership
+  # (Helm provider >= 3.1.0, docs/resources/release.md).
+  take_ownership = true
+
   values = [yamlencode({
     functionNamespace = var.function_namespace
+    deployers         = { group = var.deploy_kubernetes_group }
     nodePool = {
       capacityTypes      = var.node_capacity_types
       instanceCategories = var.node_instance_categories

@@ -52,3 +52,8 @@ variable "node_cpu_limit" {
     error_message = "node_cpu_limit must be between 4 and 1000 vCPUs."
   }
 }
+
+variable "deploy_kubernetes_group" {
+  type        = string
+  description = "Kubernetes group of the CI deploy role (its access entry); gets the Role that may manage the function's Knative and Prometheus objects."
+}

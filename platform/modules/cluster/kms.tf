@@ -1,35 +1,11 @@
-data "aws_caller_identity" "current" {}
+# Envelope encryption of Kubernetes Secrets with a customer key. The account administers
+# and uses the key through IAM policies; EKS uses it through the cluster role granted by
+# the community module.
+module "kms_key" {
+  source = "../kms-key"
 
-data "aws_partition" "current" {}
-
-data "aws_iam_policy_document" "kms" {
-  # checkov:skip=CKV_AWS_109: a key policy's "*" resource is the key itself; the account root must administer its own key (AWS default key policy)
-  # checkov:skip=CKV_AWS_111: same: "*" in a key policy means this key only
-  # checkov:skip=CKV_AWS_356: same: "*" in a key policy means this key only
-  # The account administers and uses the key through IAM policies; EKS uses it through
-  # the cluster role granted by the community module.
-  statement {
-    sid       = "AccountAdministers"
-    actions   = ["kms:*"]
-    resources = ["*"]
-
-    principals {
-      type        = "AWS"
-      identifiers = ["arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root"]
-    }
-  }
-}
-
-# Envelope encryption of Kubernetes Secrets with a customer key.
-resource "aws_kms_key" "this" {
-  description             = "${var.name} EKS secrets envelope encryption"
-  enable_key_rotation     = true
-  deletion_window_in_days = var.kms_deletion_window_days
-  policy                  = data.aws_iam_policy_document.kms.json
-  tags                    = var.tags
-}
-
-resource "aws_kms_alias" "this" {
-  name          = "alias/${var.name}-eks"
-  target_key_id = aws_kms_key.this.key_id
+  alias                = "${var.name}-eks"
+  description          = "${var.name} EKS secrets envelope encryption"
+  deletion_window_days = var.kms_deletion_window_days
+  tags                 = var.tags
 }

@@ -1,3 +1,5 @@
+data "aws_partition" "current" {}
+
 locals {
   access_policy_prefix = "arn:${data.aws_partition.current.partition}:eks::aws:cluster-access-policy"
 
@@ -13,9 +15,13 @@ locals {
     }
   }
 
+  # AmazonEKSEditPolicy covers the core, apps, batch, networking... objects of the
+  # namespace but no custom resources (Knative Services, PodMonitors, PrometheusRules):
+  # those come from the Role that platform/charts/cluster-config binds to this group.
   deploy_entry = {
     deploy = {
-      principal_arn = var.deploy_role_arn
+      principal_arn     = var.deploy_role_arn
+      kubernetes_groups = [var.deploy_kubernetes_group]
       policy_associations = {
         edit = {
           policy_arn = "${local.access_policy_prefix}/AmazonEKSEditPolicy"
@@ -32,7 +38,7 @@ locals {
 module "eks" {
   # checkov:skip=CKV_TF_1: registry module pinned to an exact version (platform/versions.json terraformModules); the registry serves no commit hashes
   source  = "terraform-aws-modules/eks/aws"
-  version = "21.26.0"
+  version = "21.19.0"
 
   name               = var.name
   kubernetes_version = var.kubernetes_version
@@ -43,6 +49,17 @@ module "eks" {
   endpoint_private_access      = true
   endpoint_public_access       = var.endpoint_public_access
   endpoint_public_access_cidrs = var.endpoint_public_access ? var.endpoint_public_access_cidrs : []
+
+  # The private endpoint answers only what the cluster security group admits: the
+  # self-hosted runner (and any bastion/VPN range) that deploys a private cluster.
+  security_group_additional_rules = {
+    for i, cidr in var.endpoint_private_access_cidrs : "private-api-${i}" => {
+      description = "Kubernetes API from ${cidr} (deploy runner, bastion or VPN)"
+      from_port   = 443
+      to_port     = 443
+      cidr_blocks = [cidr]
+    }
+  }
 
   # EKS Auto Mode: Karpenter-based node capacity that follows pending pods and removes
   # empty nodes, so a revision scaled to zero frees its node. It also brings the VPC
@@ -64,7 +81,7 @@ module "eks" {
 
   create_kms_key = false
   encryption_config = {
-    provider_key_arn = aws_kms_key.this.arn
+    provider_key_arn = module.kms_key.arn
     resources        = ["secrets"]
   }
 

@@ -30,5 +30,5 @@ output "node_iam_role_name" {
 
 output "secrets_kms_key_arn" {
   description = "ARN of the KMS key that envelope-encrypts Kubernetes Secrets."
-  value       = aws_kms_key.this.arn
+  value       = module.kms_key.arn
 }

@@ -67,3 +67,13 @@ variable "tags" {
   type        = map(string)
   description = "Tags added to every resource."
 }
+
+variable "deploy_kubernetes_group" {
+  type        = string
+  description = "Kubernetes group of the deploy role's access entry; platform/charts/cluster-config binds its Role for Knative and Prometheus objects to it."
+}
+
+variable "endpoint_private_access_cidrs" {
+  type        = list(string)
+  description = "CIDRs inside the VPC (or routed to it) allowed to reach the private API endpoint: the self-hosted deploy runner's subnet, a bastion, a VPN range."
+}

@@ -1,9 +1,9 @@
 output "logs_key_arn" {
   description = "ARN of the KMS key for CloudWatch log groups."
-  value       = aws_kms_key.logs.arn
+  value       = module.logs_key.arn
 }
 
 output "secrets_key_arn" {
   description = "ARN of the KMS key for the platform's own secrets."
-  value       = aws_kms_key.secrets.arn
+  value       = module.secrets_key.arn
 }

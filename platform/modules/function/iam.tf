@@ -6,7 +6,12 @@ locals {
   cluster_arn        = "arn:${data.aws_partition.current.partition}:eks:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:cluster/${var.cluster_name}"
 }
 
-# Trusted only by EKS Pod Identity, only for this account's cluster.
+# Trusted only by EKS Pod Identity, only for this cluster's namespace and service account:
+# Pod Identity tags the role session with eks-cluster-arn, kubernetes-namespace and
+# kubernetes-service-account, and the trust policy matches those request tags (the
+# documented way, docs.aws.amazon.com/eks/latest/userguide/pod-id-role.html and
+# pod-id-abac.html). aws:SourceArn is not used: Pod Identity documents no cluster-ARN
+# value for it.
 data "aws_iam_policy_document" "trust" {
   statement {
     sid     = "EksPodIdentity"
@@ -24,9 +29,21 @@ data "aws_iam_policy_document" "trust" {
     }
 
     condition {
-      test     = "ArnEquals"
-      variable = "aws:SourceArn"
+      test     = "StringEquals"
+      variable = "aws:RequestTag/eks-cluster-arn"
       values   = [local.cluster_arn]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/kubernetes-namespace"
+      values   = [var.namespace]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/kubernetes-service-account"
+      values   = [var.service_account]
     }
   }
 }
@@ -45,7 +62,7 @@ data "aws_iam_policy_document" "function" {
     sid       = "DecryptViaSecretsManager"
     effect    = "Allow"
     actions   = ["kms:Decrypt"]
-    resources = [aws_kms_key.this.arn]
+    resources = [module.kms_key.arn]
 
     condition {
       test     = "StringEquals"

@@ -25,5 +25,5 @@ output "role_arn" {
 
 output "kms_key_arn" {
   description = "ARN of the function's customer KMS key."
-  value       = aws_kms_key.this.arn
+  value       = module.kms_key.arn
 }

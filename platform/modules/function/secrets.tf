@@ -6,7 +6,7 @@ resource "aws_secretsmanager_secret" "this" {
   # checkov:skip=CKV2_AWS_57: an HMAC signing key has no rotation Lambda; rotation is the signing_key_version bump or put-secret-value, documented in platform/README.md
   name                    = "${var.name}/${var.function_name}"
   description             = "Secrets of the ${var.function_name} function (JSON object: keys become context.secrets)"
-  kms_key_id              = aws_kms_key.this.arn
+  kms_key_id              = module.kms_key.arn
   recovery_window_in_days = var.secret_recovery_window_days
   tags                    = var.tags
 }

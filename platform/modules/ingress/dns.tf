@@ -1,17 +1,49 @@
 data "aws_partition" "current" {}
 
+data "aws_region" "current" {}
+
+data "aws_caller_identity" "current" {}
+
 locals {
   external_dns_namespace = "external-dns"
   external_dns_sa        = "external-dns"
+  cluster_arn            = "arn:${data.aws_partition.current.partition}:eks:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:cluster/${var.cluster_name}"
 }
 
+# Pod Identity only, only for external-dns' service account in this cluster (the session
+# tags Pod Identity sets, docs.aws.amazon.com/eks/latest/userguide/pod-id-role.html).
 data "aws_iam_policy_document" "pod_identity_trust" {
   statement {
+    sid     = "EksPodIdentity"
     actions = ["sts:AssumeRole", "sts:TagSession"]
 
     principals {
       type        = "Service"
       identifiers = ["pods.eks.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/eks-cluster-arn"
+      values   = [local.cluster_arn]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/kubernetes-namespace"
+      values   = [local.external_dns_namespace]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/kubernetes-service-account"
+      values   = [local.external_dns_sa]
     }
   }
 }
@@ -63,10 +95,15 @@ resource "helm_release" "external_dns" {
   version          = var.external_dns_chart_version
   wait             = true
 
+  # The zone is usually a parent of the domain (zone fn.example.com, domain
+  # dev.fn.example.com): external-dns skips a zone that is not the domain or under it
+  # unless --aws-zone-match-parent is set (external-dns v0.15.1 provider/aws/aws.go,
+  # docs/tutorials/aws.md). --zone-id-filter keeps it on the one zone its role may change.
   values = [yamlencode({
     provider      = { name = "aws" }
     sources       = ["service"]
     domainFilters = [var.domain]
+    extraArgs     = ["--aws-zone-match-parent", "--zone-id-filter=${var.route53_zone_id}"]
     policy        = "upsert-only"
     registry      = "txt"
     txtOwnerId    = var.cluster_name

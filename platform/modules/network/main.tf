@@ -99,7 +99,7 @@ module "endpoints" {
       }
     },
     {
-      for key, service in local.interface_endpoints : key => {
+      for key, service in(var.enable_interface_endpoints ? local.interface_endpoints : {}) : key => {
         service             = service
         private_dns_enabled = true
         subnet_ids          = module.vpc.private_subnets

@@ -52,3 +52,8 @@ variable "tags" {
   type        = map(string)
   description = "Tags added to every resource."
 }
+
+variable "enable_interface_endpoints" {
+  type        = bool
+  description = "Interface endpoints for ECR, STS and Secrets Manager (about $0.011 per endpoint per AZ per hour): worth it when their traffic would otherwise cost more in NAT data. The S3 gateway endpoint (free) is always there."
+}

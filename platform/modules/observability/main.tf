@@ -1,8 +1,31 @@
 locals {
   prometheus_url = "http://kps-prometheus.${var.namespace}.svc.cluster.local:9090"
   jaeger_host    = "jaeger.${var.namespace}.svc.cluster.local"
+  # fullnameOverride renames the parent chart's objects only; the grafana subchart takes
+  # its own (kube-prometheus-stack values.yaml, grafana block). The outputs print this name.
+  grafana_service = "kps-grafana"
+
+  # Prometheus' volume when persistent (prod). Without one (dev) nothing outlives a
+  # destroy: Helm never deletes a StatefulSet's volume claims, so their EBS volumes would.
+  prometheus_storage = var.prometheus_persistent ? {
+    storageSpec = {
+      volumeClaimTemplate = {
+        spec = {
+          storageClassName = var.storage_class
+          accessModes      = ["ReadWriteOnce"]
+          resources        = { requests = { storage = var.prometheus_storage_size } }
+        }
+      }
+    }
+  } : {}
 }
 
+# Grafana has no volume: dashboards and data sources are provisioned from ConfigMaps, so
+# its database holds only the admin user. Grafana applies the admin password only when it
+# creates its database; without a volume it does so at every start, and a new password
+# (grafana_admin_password_version) changes the chart's Secret, whose checksum annotation
+# restarts the pod: the rotation takes effect. Nothing is left behind by a destroy.
+#
 # Prometheus (picks up PodMonitors and PrometheusRules from every namespace, accepts
 # OTLP metrics from the collector), Alertmanager and Grafana (dashboards from
 # ConfigMaps labelled grafana_dashboard in any namespace).
@@ -19,7 +42,7 @@ resource "helm_release" "kube_prometheus_stack" {
   values = [yamlencode({
     fullnameOverride = "kps"
     prometheus = {
-      prometheusSpec = {
+      prometheusSpec = merge({
         replicas                                = var.prometheus_replicas
         retention                               = var.prometheus_retention
         enableOTLPReceiver                      = true
@@ -28,18 +51,17 @@ resource "helm_release" "kube_prometheus_stack" {
         ruleSelectorNilUsesHelmValues           = false
         podMonitorNamespaceSelector             = {}
         ruleNamespaceSelector                   = {}
-        storageSpec = {
-          volumeClaimTemplate = {
-            spec = {
-              storageClassName = var.storage_class
-              accessModes      = ["ReadWriteOnce"]
-              resources        = { requests = { storage = var.prometheus_storage_size } }
-            }
-          }
-        }
-      }
+      }, local.prometheus_storage)
     }
+    # The control plane's scheduler, controller manager and etcd, and kube-proxy, are
+    # managed by EKS (Auto Mode) and not scrapeable: their targets would only fire
+    # "down" alerts.
+    kubeControllerManager = { enabled = false }
+    kubeScheduler         = { enabled = false }
+    kubeEtcd              = { enabled = false }
+    kubeProxy             = { enabled = false }
     grafana = {
+      fullnameOverride = local.grafana_service
       sidecar = {
         dashboards = {
           enabled         = true
@@ -47,11 +69,7 @@ resource "helm_release" "kube_prometheus_stack" {
           searchNamespace = "ALL"
         }
       }
-      persistence = {
-        enabled          = true
-        storageClassName = var.storage_class
-        size             = "5Gi"
-      }
+      persistence = { enabled = false }
     }
   })]
 
@@ -97,7 +115,12 @@ resource "helm_release" "otel_collector" {
     mode             = "deployment"
     replicaCount     = var.collector_replicas
     image            = { repository = "otel/opentelemetry-collector-k8s" }
-    command          = { name = "otelcol-k8s" }
+    # memory_limiter's limit_percentage is a share of the container's memory limit.
+    resources = {
+      requests = { cpu = "100m", memory = "256Mi" }
+      limits   = { memory = "512Mi" }
+    }
+    command = { name = "otelcol-k8s" }
     ports = {
       jaeger-compact = { enabled = false }
       jaeger-thrift  = { enabled = false }

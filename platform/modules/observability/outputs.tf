@@ -11,10 +11,10 @@ output "collector_otlp_http_url" {
 output "grafana" {
   description = "How to reach Grafana and where its admin password lives."
   value = {
-    service            = "kps-grafana"
+    service            = local.grafana_service
     namespace          = var.namespace
     port               = 80
-    port_forward       = "kubectl -n ${var.namespace} port-forward svc/kps-grafana 3000:80"
+    port_forward       = "kubectl -n ${var.namespace} port-forward svc/${local.grafana_service} 3000:80"
     admin_secret_arn   = aws_secretsmanager_secret.grafana.arn
     admin_secret_field = "password"
   }

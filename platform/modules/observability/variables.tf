@@ -32,6 +32,11 @@ variable "prometheus_retention" {
   description = "How long Prometheus keeps samples, e.g. \"3d\", \"30d\"."
 }
 
+variable "prometheus_persistent" {
+  type        = bool
+  description = "true: Prometheus keeps its data on a volume per replica (prod; the volumes outlive a destroy); false: on the node (dev; lost when the pod moves, nothing left behind)."
+}
+
 variable "prometheus_storage_size" {
   type        = string
   description = "Size of each Prometheus volume, e.g. \"20Gi\"."

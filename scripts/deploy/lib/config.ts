@@ -29,8 +29,11 @@ export function chartDir(ctx: Context): string {
   return join(ctx.root, 'chart');
 }
 
+/** The environment's own values for the function chart, next to its platform root. */
 export function valuesFile(ctx: Context, env: EnvName): string {
-  return join(ctx.root, 'chart', 'ci', `${env}-values.yaml`);
+  // The local cluster has no platform folder: its values are a chart scenario, validated with the others.
+  if (env === 'local') return join(ctx.root, 'chart', 'ci', 'local-values.yaml');
+  return join(ctx.root, 'platform', 'envs', env, 'function-values.yaml');
 }
 
 /** Per-env scratch space (kubeconfig, generated values): under .cache/, which git ignores. */

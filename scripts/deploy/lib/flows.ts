@@ -1,11 +1,11 @@
 // The deploy flows behind the Makefile's Deploy targets. Each is a list of named steps; the first failure stops it.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { appendFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline/promises';
-import { chartDir, contract, valuesFile, type Context, type EnvName } from './config.ts';
+import { chartDir, contract, stateDir, valuesFile, type Context, type EnvName } from './config.ts';
 import { run, runRaw, which } from './exec.ts';
 import { buildAndPush, DIGEST_RE, digestOfTag, ecrLogin, gitCommit } from './image.ts';
 import { digestOf, failingConditions, isReady, Kube, repositoryOf, serviceImage, type KService } from './kube.ts';
@@ -51,22 +51,21 @@ async function confirm(ctx: Context, variable: string, expected: string, what: s
   throw new Refusal(`${what}: not confirmed`, `set ${variable}=${expected} (in CI the job sets it after the environment's approval)`);
 }
 
-/** The chart values a deploy sets: the env's values file, then what only the platform and the build know. */
+/**
+ * The chart values a deploy sets: the env's values file, the platform's chart_values as they are (written to a values
+ * file under the env's state dir), then the image the build made.
+ */
 export function helmValues(ctx: Context, env: EnvName, out: platform.PlatformOutputs, repository: string, digest: string): string[] {
-  // The local cluster runs dev.local/<name>:<tag> images (no registry, so no digest); AWS environments run digests.
-  const reference = env === 'local' ? `image.tag=${digest}` : `image.digest=${digest}`;
-  const args = [
+  const platformValues = join(stateDir(ctx, env), 'platform-values.json');
+  mkdirSync(dirname(platformValues), { recursive: true });
+  writeFileSync(platformValues, `${JSON.stringify(out.chartValues, null, 2)}\n`);
+  return [
     '--values', valuesFile(ctx, env),
-    '--set-string', `fullnameOverride=${out.serviceName}`,
+    '--values', platformValues,
     '--set-string', `image.repository=${repository}`,
-    '--set-string', reference,
-    '--set-string', `function.awsRegion=${out.region}`,
-    // helm splits --set values on commas: escape the ones between ARNs.
-    '--set-string', `function.secrets=${out.secretArns.join('\\,')}`,
-    '--set-string', `serviceAccount.name=${out.serviceAccount}`,
+    // The local cluster runs dev.local/<name>:<tag> images (no registry, so no digest); AWS environments run digests.
+    '--set-string', env === 'local' ? `image.tag=${digest}` : `image.digest=${digest}`,
   ];
-  if (out.otlpEndpoint) args.push('--set-string', `telemetry.otlpEndpoint=${out.otlpEndpoint}`);
-  return args;
 }
 
 function helmArgs(ctx: Context, env: EnvName, kube: Kube, out: platform.PlatformOutputs, repository: string, digest: string): string[] {

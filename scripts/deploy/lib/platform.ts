@@ -1,4 +1,4 @@
-// The platform (platform/envs/<env>): applied and destroyed through scripts/platform.sh; its outputs read from the
+// The platform (platform/envs/<env>, the composition platform/modules/platform): applied and destroyed through scripts/platform.sh; its outputs read from the
 // SSM parameter the platform writes (`/<project>/<env>/platform-outputs`), which both a person with admin access
 // and CI's deploy role (no state access) can read.
 import { existsSync, readFileSync } from 'node:fs';
@@ -26,6 +26,8 @@ export interface PlatformOutputs {
   otlpEndpoint?: string;
   grafana?: PortForward;
   jaeger?: PortForward;
+  /** The chart values only the platform knows (release name, region, secrets, service account, collector), as is. */
+  chartValues: Record<string, unknown>;
   /** Jaeger's query API reachable as is (the local cluster's), instead of a port-forward. */
   jaegerUrl?: string;
   /** The local cluster only: its kubeconfig, and the host port forwarded to its ingress. */
@@ -66,7 +68,10 @@ export function parseOutputs(json: string, env: EnvName): PlatformOutputs {
     serviceAccount: str('service_account'),
     secretArns: Array.isArray(raw.secret_arns) ? raw.secret_arns.map(String) : [],
     architecture: typeof raw.node_architecture === 'string' && raw.node_architecture ? raw.node_architecture : 'amd64',
+    chartValues: {},
   };
+  if (raw.chart_values && typeof raw.chart_values === 'object' && !Array.isArray(raw.chart_values)) out.chartValues = raw.chart_values as Record<string, unknown>;
+  else missing.push('chart_values');
   if (typeof raw.otel_collector_url === 'string' && raw.otel_collector_url) out.otlpEndpoint = raw.otel_collector_url;
   const grafana = asPortForward(raw.grafana);
   if (grafana) out.grafana = grafana;
@@ -76,11 +81,11 @@ export function parseOutputs(json: string, env: EnvName): PlatformOutputs {
   return out;
 }
 
-/** A top-level string attribute of platform/envs/<env>/terraform.tfvars (its one home), e.g. project, aws_region. */
+/** A string value of the environment's module "platform" block in platform/envs/<env>/main.tf (its one home), e.g. project, aws_region. */
 export function tfvar(ctx: Context, env: EnvName, name: string): string {
-  const text = readFileSync(join(platformDir(ctx, env), 'terraform.tfvars'), 'utf8');
-  const m = new RegExp(`^${name}\\s*=\\s*"([^"]*)"`, 'm').exec(text);
-  if (!m?.[1]) throw new Error(`platform/envs/${env}/terraform.tfvars does not set ${name}`);
+  const text = readFileSync(join(platformDir(ctx, env), 'main.tf'), 'utf8');
+  const m = new RegExp(`^\\s*${name}\\s*=\\s*"([^"]*)"`, 'm').exec(text);
+  if (!m?.[1]) throw new Error(`platform/envs/${env}/main.tf does not set ${name}`);
   return m[1];
 }
 
@@ -119,6 +124,13 @@ export function localOutputs(ctx: Context): PlatformOutputs {
     secretArns: [],
     architecture: 'amd64',
     otlpEndpoint: `http://otel-collector.observability.svc.cluster.local:${PORTS.otlpHttp}`,
+    // The shape of the platform's chart_values output (platform/modules/platform/outputs.tf).
+    chartValues: {
+      fullnameOverride: 'knative-fn',
+      function: { awsRegion: 'us-east-1', secrets: '' },
+      serviceAccount: { name: 'knative-fn' },
+      telemetry: { otlpEndpoint: `http://otel-collector.observability.svc.cluster.local:${PORTS.otlpHttp}` },
+    },
     jaegerUrl: `http://127.0.0.1:${hostPorts(ctx.env).jaegerQuery}`,
     local: { kubeconfig: cluster.kubeconfig, ingressPort: hostPorts(ctx.env).ingress },
   };

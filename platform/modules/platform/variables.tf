@@ -1,6 +1,3 @@
-# Every variable without a default is set in terraform.tfvars (a test checks both
-# environments). Defaults exist only for the function's contract with the chart.
-
 variable "project" {
   type        = string
   description = "Short project name, prefix of every resource: 2-12 lowercase letters, digits or dashes, starting with a letter (e.g. \"knfn\")."
@@ -61,6 +58,11 @@ variable "single_nat_gateway" {
   description = "true: one NAT gateway (cheap, one AZ is a single point of failure); false: one per AZ (prod)."
 }
 
+variable "enable_interface_endpoints" {
+  type        = bool
+  description = "Interface endpoints for ECR, STS and Secrets Manager in every AZ: prod (image pulls of many nodes stay off NAT); dev without them (4 endpoints x 2 AZs cost about $64 a month, more than the NAT data they save below about 1.5 TB)."
+}
+
 variable "enable_flow_logs" {
   type        = bool
   description = "VPC flow logs to an encrypted CloudWatch log group."
@@ -98,6 +100,16 @@ variable "cluster_endpoint_public_access_cidrs" {
   validation {
     condition     = alltrue([for c in var.cluster_endpoint_public_access_cidrs : can(cidrhost(c, 0)) && c != "0.0.0.0/0"])
     error_message = "cluster_endpoint_public_access_cidrs must hold valid IPv4 CIDRs such as \"203.0.113.10/32\", and never 0.0.0.0/0 (the whole internet)."
+  }
+}
+
+variable "cluster_endpoint_private_access_cidrs" {
+  type        = list(string)
+  description = "CIDRs allowed to reach the private API endpoint from inside the VPC or a network routed to it: where the self-hosted runner that deploys a private-endpoint cluster runs (prod), a bastion or a VPN. Empty: only the cluster itself."
+
+  validation {
+    condition     = alltrue([for c in var.cluster_endpoint_private_access_cidrs : can(cidrhost(c, 0)) && can(regex("^(10\\.|172\\.(1[6-9]|2[0-9]|3[01])\\.|192\\.168\\.)", c))])
+    error_message = "cluster_endpoint_private_access_cidrs must be private IPv4 CIDRs (10/8, 172.16/12, 192.168/16), e.g. the runner subnet \"10.50.0.0/20\"."
   }
 }
 
@@ -250,6 +262,11 @@ variable "prometheus_retention" {
     condition     = can(regex("^[1-9][0-9]*(h|d)$", var.prometheus_retention))
     error_message = "prometheus_retention must be a duration like \"12h\" or \"30d\"."
   }
+}
+
+variable "prometheus_persistent" {
+  type        = bool
+  description = "true: Prometheus data on EBS volumes that survive restarts (prod; volumes are kept after a destroy); false: on the node, gone with the pod (dev: a destroy leaves no volume)."
 }
 
 variable "prometheus_storage_size" {

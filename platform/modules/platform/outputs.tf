@@ -23,6 +23,17 @@ locals {
     prometheus               = module.observability.prometheus
     outputs_parameter_name   = local.outputs_parameter_name
     github_oidc_provider_arn = module.ci.github_oidc_provider_arn
+    # The function chart's values that only the platform knows, as one object: the deploy
+    # hands it to helm as a values file next to envs/<env>/function-values.yaml.
+    chart_values = {
+      fullnameOverride = var.function_name
+      function = {
+        awsRegion = var.aws_region
+        secrets   = join(",", module.function.secret_arns)
+      }
+      serviceAccount = { name = var.function_service_account }
+      telemetry      = { otlpEndpoint = module.observability.collector_otlp_http_url }
+    }
   }
 }
 
@@ -99,4 +110,19 @@ output "grafana" {
 output "jaeger" {
   description = "Jaeger: namespace, service, port, port-forward command."
   value       = module.observability.jaeger
+}
+
+output "cluster_endpoint" {
+  description = "EKS API endpoint (the root's Helm provider connects to it)."
+  value       = module.cluster.cluster_endpoint
+}
+
+output "cluster_certificate_authority_data" {
+  description = "Base64 CA certificate of the EKS API (the root's Helm provider trusts it)."
+  value       = module.cluster.cluster_certificate_authority_data
+}
+
+output "tags" {
+  description = "Tags every resource carries (the root's AWS provider sets them as default_tags)."
+  value       = local.tags
 }
