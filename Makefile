@@ -17,6 +17,27 @@ help: ## Show this help, grouped by purpose
 	  /^[a-zA-Z0-9_%-]+:.*?##/ { printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2 } \
 	  /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) }' $(MAKEFILE_LIST)
 
+##@ Tools
+
+# Every pinned tool is a file Make can see (bin/helm, ...), made by scripts/tools/install.sh NAME when it is missing
+# or older than its pins: a present, current tool costs nothing. install.sh relinks a tool each time it checks it,
+# and --check-symlink-times makes Make read the link's own time.
+MAKEFLAGS += --check-symlink-times
+TOOL_NAMES := python prometheus helm helm-unittest kubeconform schemas checkov trivy queue-proxy actionlint kind tflint jaeger tofu
+TOOL_FILE_python := bin/shellcheck
+TOOL_FILE_prometheus := bin/promtool
+TOOL_FILE_schemas := bin/schemas/k8s
+$(foreach t,$(filter-out python prometheus schemas,$(TOOL_NAMES)),$(eval TOOL_FILE_$(t) := bin/$(t)))
+# The tools whose version comes from platform/versions.json too.
+TOOL_PINS_queue-proxy := platform/versions.json
+TOOL_PINS_schemas := platform/versions.json
+$(foreach t,$(TOOL_NAMES),$(eval $(TOOL_FILE_$(t)): scripts/tools/versions.env $(TOOL_PINS_$(t)) ; scripts/tools/install.sh $(t)))
+# $(call tool_files,helm jaeger): the files of these tools, as prerequisites.
+tool_files = $(foreach t,$(1),$(TOOL_FILE_$(t)))
+
+.PHONY: tools
+tools: $(call tool_files,$(TOOL_NAMES)) ## Install the pinned tools that are missing or older than their pins into ./bin and ./.venv (cached under ~/.cache)
+
 ##@ Develop
 
 node_modules/.package-lock.json: package.json package-lock.json
@@ -36,7 +57,7 @@ run: build ## Run the built function alone on PORT (default 8080), no peers; set
 	npm start
 
 .PHONY: dev
-dev: tools build ## Run the function behind Knative's queue-proxy with moto, Jaeger and Prometheus; prints the URLs (DEV_*_PORT=...)
+dev: build $(call tool_files,python helm jaeger prometheus queue-proxy) ## Run the function behind Knative's queue-proxy with moto, Jaeger and Prometheus; prints the URLs (DEV_*_PORT=...)
 	node scripts/dev/main.ts
 
 .PHONY: trace
@@ -46,8 +67,7 @@ trace: ## Print the span tree of one trace from Jaeger: make trace ID=<trace id>
 ##@ Local cluster
 
 .PHONY: cluster
-cluster: build ## Start a local Kubernetes + Knative Serving (the platform's Knative settings) in the background and deploy the function to it; prints the kubeconfig and URL
-	scripts/tools/install.sh helm jaeger
+cluster: build $(call tool_files,helm jaeger) ## Start a local Kubernetes + Knative Serving (the platform's Knative settings) in the background and deploy the function to it; prints the kubeconfig and URL
 	node scripts/cluster/main.ts up
 	node scripts/deploy/cli.ts deploy-local
 
@@ -55,30 +75,72 @@ cluster: build ## Start a local Kubernetes + Knative Serving (the platform's Kna
 deploy-local: build ## Deploy the built function to the running local cluster (helm upgrade --install, wait Ready, smoke test)
 	$(DEPLOY) deploy-local
 
-.PHONY: test-cluster
-test-cluster: build ## Run the cluster suite alone (starts and stops a local cluster; CLUSTER_KUBECONFIG=... points it at another)
-	scripts/tools/install.sh helm jaeger
-	node scripts/cluster/main.ts build
-	node scripts/test.mjs scripts/test/cluster/knative.test.ts
-
 .PHONY: cluster-down
 cluster-down: ## Stop the local cluster and remove everything it made (processes, network namespaces)
 	node scripts/cluster/main.ts down
 
 ##@ Test
 
+# Tiers: every test file .taprc includes belongs to exactly one tier (scripts/test/tiers.test.ts checks it), and
+# `make test` runs them all. Each tier target installs only the tools its files use.
+TEST_UNIT := $(filter-out function/test/dockerfile.test.ts,$(wildcard function/test/*.test.ts)) \
+  chart/test/render.test.ts chart/test/function-contract.test.ts chart/test/mistakes.test.ts chart/test/unittest.test.ts \
+  scripts/test/coldstart.test.ts $(filter-out scripts/test/deploy-lint.test.ts,$(wildcard scripts/test/deploy-*.test.ts)) \
+  scripts/test/cluster/unit.test.ts scripts/test/tiers.test.ts
+TEST_LINT := scripts/test/typecheck.test.ts scripts/test/scanners.test.ts scripts/test/tools.test.ts \
+  scripts/test/deploy-lint.test.ts scripts/test/ci-install.test.ts function/test/dockerfile.test.ts \
+  chart/test/manifests.test.ts chart/test/prometheus.test.ts
+TEST_E2E := $(wildcard scripts/test/e2e/*.test.ts)
+TEST_CLUSTER := scripts/test/cluster/knative.test.ts scripts/test/cluster/go.test.ts
+TEST_PLATFORM := $(wildcard platform/test/*.test.ts) chart/test/checkov.test.ts chart/test/knative-validate.test.ts
+TEST_TIERS := UNIT LINT E2E CLUSTER PLATFORM
+
+# The tools each tier's files run (names of scripts/tools/install.sh). lint runs scripts/test/tools.test.ts, which
+# checks every pinned tool against its pin, so it installs them all.
+TOOLS_UNIT := python helm helm-unittest prometheus
+TOOLS_LINT = $(TOOL_NAMES)
+TOOLS_E2E := python helm jaeger prometheus queue-proxy
+# Against another cluster (CLUSTER_KUBECONFIG, e.g. CI's kind job) the local cluster is neither built nor started.
+TOOLS_CLUSTER := helm $(if $(CLUSTER_KUBECONFIG),,jaeger)
+TOOLS_PLATFORM := python helm kubeconform schemas checkov tflint tofu
+
 .PHONY: test
-test: tools build ## Run every test suite (function, local stack, chart, platform, local cluster, scripts) and print "N passed, N failed"
+test: tools build ## Run every tier below (unit, lint, e2e, cluster, platform) in one tap run and print "N passed, N failed"
 	node scripts/cluster/main.ts build
 	node scripts/test.mjs
+
+.PHONY: test-unit
+test-unit: build $(call tool_files,$(TOOLS_UNIT)) ## Runtime, example, deploy scripts and chart render tests: no Go builds at test time, about a minute
+	node scripts/test.mjs $(TEST_UNIT)
+
+.PHONY: lint
+lint: deps $(call tool_files,$(TOOLS_LINT)) ## Type-check, linters and scanners (tsc, actionlint, shellcheck, hadolint, kubeconform, promtool, checkov, trivy, secret scan), tool pins
+	node scripts/test.mjs $(TEST_LINT)
+
+.PHONY: test-e2e
+test-e2e: build $(call tool_files,$(TOOLS_E2E)) ## The function behind Knative's queue-proxy with moto, Jaeger and Prometheus (the local stack of make dev)
+	node scripts/test.mjs $(TEST_E2E)
+
+.PHONY: test-cluster
+test-cluster: build $(call tool_files,$(TOOLS_CLUSTER)) ## Run the cluster suite alone (starts and stops a local cluster; CLUSTER_KUBECONFIG=... points it at another)
+	$(if $(CLUSTER_KUBECONFIG),,node scripts/cluster/main.ts build)
+	node scripts/test.mjs $(TEST_CLUSTER)
+
+.PHONY: test-platform
+test-platform: deps $(call tool_files,$(TOOLS_PLATFORM)) ## OpenTofu validate/test, tflint, checkov, policy and Knative validation of the platform and the chart
+	node scripts/test.mjs $(TEST_PLATFORM)
+
+# Prints "TIER: files" per tier, for scripts/test/tiers.test.ts.
+.PHONY: list-test-tiers
+list-test-tiers:
+	@$(foreach tier,$(TEST_TIERS),echo '$(tier): $(TEST_$(tier))';)
 
 ##@ Chart
 
 CHART_SCENARIO ?= dev
 
 .PHONY: chart-test
-chart-test: ## Validate the Helm chart alone: lint, kubeconform, Knative's own validation, promtool, checkov
-	scripts/tools/install.sh helm kubeconform schemas prometheus checkov
+chart-test: $(call tool_files,helm helm-unittest kubeconform schemas prometheus checkov) ## Validate the Helm chart alone: lint, helm-unittest suites, kubeconform, Knative's own validation, promtool, checkov
 	tap chart/test/*.test.ts
 
 .PHONY: chart-render
@@ -86,12 +148,6 @@ chart-render: ## Print the chart rendered with chart/ci/$(CHART_SCENARIO)-values
 	bin/helm template knative-fn chart --namespace functions --kube-version "$$(node -p 'require("./platform/versions.json").kubernetes.version')" \
 	  -f chart/test/fixtures/image-values.yaml \
 	  $(if $(wildcard platform/envs/$(CHART_SCENARIO)/function-values.yaml),-f platform/envs/$(CHART_SCENARIO)/function-values.yaml -f chart/test/fixtures/platform-values.yaml,-f chart/ci/$(CHART_SCENARIO)-values.yaml)
-
-##@ Tools
-
-.PHONY: tools
-tools: ## Install the pinned tools into ./bin and ./.venv (cached under ~/.cache, keyed by version)
-	scripts/tools/install.sh
 
 ##@ Deploy
 

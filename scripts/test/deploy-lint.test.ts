@@ -76,6 +76,15 @@ interface Workflow {
   jobs: Record<string, Job>;
 }
 
+/** The local composite actions (.github/actions/<name>/action.yml) the workflows use, as [name, text, parsed]. */
+function localActions(): Array<[string, string, { runs: { steps: Step[] } }]> {
+  const dir = join(ROOT, '.github', 'actions');
+  return readdirSync(dir).map((d) => {
+    const text = readFileSync(join(dir, d, 'action.yml'), 'utf8');
+    return [`actions/${d}/action.yml`, text, YAML.parse(text) as { runs: { steps: Step[] } }];
+  });
+}
+
 function workflows(): Array<[string, string, Workflow]> {
   return readdirSync(WORKFLOWS)
     .filter((f) => /\.ya?ml$/.test(f))
@@ -88,7 +97,7 @@ function workflows(): Array<[string, string, Workflow]> {
 t.test('every action is pinned to a full commit SHA with its version in a comment, the same SHA everywhere', async (t) => {
   const pins = new Map<string, string>();
   let count = 0;
-  for (const [file, text] of workflows()) {
+  for (const [file, text] of [...workflows(), ...localActions()]) {
     for (const line of text.split('\n')) {
       const m = /^\s*(?:-\s+)?uses:\s*(\S+)(.*)$/.exec(line);
       if (!m?.[1] || m[1].startsWith('./')) continue;
@@ -125,19 +134,34 @@ t.test('permissions are minimal: read-only by default, id-token only where AWS c
   }
 });
 
-t.test('pull requests run make test, with npm, Go, pip and tool caches', async (t) => {
+t.test('pull requests run every tier of make test as its own job, and the cluster suite on kind, with npm, Go, pip and tool caches', async (t) => {
   const [, , ci] = workflows().find(([f]) => f === 'ci.yml') ?? [];
   t.ok(ci, 'ci.yml exists');
   if (!ci) return;
   t.ok('pull_request' in ci.on, 'runs on pull requests');
-  const steps = ci.jobs.test?.steps ?? [];
-  t.ok(steps.some((s) => s.run === 'make test'), 'runs make test');
+  const tier = ci.jobs.tier as (Job & { strategy?: { matrix?: { tier?: string[] } } }) | undefined;
+  t.same(tier?.strategy?.matrix?.tier, ['test-unit', 'lint', 'test-e2e', 'test-platform'], 'one job per tier (test-cluster runs in the kind job)');
+  t.ok(tier?.steps?.some((s) => s.run === "make '${{ matrix.tier }}'"), 'each runs make <tier>');
+  const checkout = tier?.steps?.find((s) => s.uses?.startsWith('actions/checkout@'));
+  t.equal(checkout?.with?.['fetch-depth'], 0, 'the whole history, for the secret scan');
+  const kind = ci.jobs.kind?.steps ?? [];
+  const cluster = kind.find((s) => s.run === 'make test-cluster');
+  t.ok(cluster, 'the kind job runs make test-cluster');
+  for (const v of ['CLUSTER_KUBECONFIG', 'CLUSTER_INGRESS_URL', 'CLUSTER_INTERNAL_URL', 'CLUSTER_JAEGER_URL', 'CLUSTER_IMAGE']) {
+    t.ok(cluster?.env?.[v], `pointed at kind with ${v}`);
+  }
+  t.ok(kind.some((s) => /docker build[\s\S]*kind load docker-image/.test(s.run ?? '')), 'the image is built from the Dockerfile and loaded into kind');
+  t.ok(kind.some((s) => /helm upgrade --install/.test(s.run ?? '')), 'the chart is installed with helm');
+  for (const job of [tier, ci.jobs.kind]) t.ok(job?.steps?.some((s) => s.uses === './.github/actions/setup'), 'uses the setup action');
+  const [, , setup] = localActions().find(([f]) => f === 'actions/setup/action.yml') ?? [];
+  const steps = setup?.runs.steps ?? [];
   const by = (prefix: string): Step | undefined => steps.find((s) => s.uses?.startsWith(prefix));
   t.equal(by('actions/setup-node@')?.with?.cache, 'npm', 'npm cache');
   t.equal(by('actions/setup-node@')?.with?.['node-version'], 24, 'Node 24');
   t.ok(by('actions/setup-go@')?.with?.['cache-dependency-path'], 'Go module and build cache');
   t.equal(by('actions/setup-python@')?.with?.cache, 'pip', 'pip cache');
   t.match(String(by('actions/cache@')?.with?.path), '~/.cache/knative-fn', 'the built tools are cached');
+  t.match(String(by('actions/cache@')?.with?.key), "hashFiles('scripts/tools/versions.env', 'platform/versions.json', 'scripts/cluster/k8s/go.sum')", 'keyed on the pins');
 });
 
 t.test('main deploys dev after the tests, probes cold start, and promotes the same image to prod after approval', async (t) => {

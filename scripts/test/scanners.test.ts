@@ -393,6 +393,10 @@ t.test('no credential or private key anywhere in the git history', async (t) => 
   const lines = (r.stdout.match(/^\+(?!\+\+)/gm) ?? []).length;
   const findings = scanDiff(r.stdout);
   t.comment(`secret scan: ${commits} commits, ${lines} added lines, ${findings.length} findings`);
-  t.ok(commits > 10, `the whole history was read (${commits} commits)`);
+  // A shallow clone (actions/checkout's default depth 1) would scan one commit and pass: refuse it, naming the fix.
+  const shallow = run('git', ['rev-parse', '--is-shallow-repository']).stdout.trim();
+  t.equal(shallow, 'false', 'the clone has its whole history (in CI: actions/checkout with fetch-depth: 0; locally: git fetch --unshallow)');
+  const all = Number(run('git', ['rev-list', '--all', '--count']).stdout.trim());
+  t.ok(commits > 0 && commits === all, `every commit was read (${commits} of ${all})`);
   t.same(findings.map((f) => `${f.commit} ${f.file}: ${f.rule}: ${f.line}`), [], 'no finding');
 });

