@@ -186,7 +186,7 @@ t.test("the function's IAM policy grants exactly what the README states", async 
     `the pattern is this region, this account, this secret, and exactly the six-character suffix: ${pattern}`);
 
   const decrypt = statements.find((s) => s.actions?.includes('kms:Decrypt'));
-  t.same(decrypt?.resources, ['${aws_kms_key.this.arn}'], "kms:Decrypt on the function's own key only");
+  t.same(decrypt?.resources, ['${module.kms_key.arn}'], "kms:Decrypt on the function's own key only");
   const via = decrypt?.condition?.find((c) => c.variable === 'kms:ViaService');
   t.equal(via?.test, 'StringEquals');
   t.same(via?.values, ['secretsmanager.${data.aws_region.current.region}.amazonaws.com'], 'only via Secrets Manager, as the README states');
@@ -253,12 +253,14 @@ for (const scenario of ['default', 'prod']) {
       ports: (rule.ports ?? []).map((p) => `${p.protocol}/${p.port}`).sort(),
     }));
     t.same(out, [
-      { to: ['kube-system/kube-dns'], ports: ['TCP/53', 'UDP/53'] },
+      // DNS on port 53 to any address: on EKS Auto Mode the node answers DNS, not a kube-dns pod (platform review B4).
+      { to: [], ports: ['TCP/53', 'UDP/53'] },
       { to: ['observability'], ports: ['TCP/4317', 'TCP/4318'] },
       { to: ['0.0.0.0/0 except 169.254.169.254/32'], ports: ['TCP/443'] },
       // The EKS Pod Identity agent (node-local): where the SDK gets the credentials of the role the README names.
       { to: ['169.254.170.23/32'], ports: ['TCP/80'] },
     ], `egress: ${JSON.stringify(out)}`);
+    t.match(LEAST_PRIVILEGE, /DNS goes to port 53 of any address/);
     t.match(LEAST_PRIVILEGE, /only DNS, the OTel collector, the EKS Pod Identity\s+agent \(169\.254\.170\.23:80, for the role's credentials\) and HTTPS to AWS APIs, never the instance metadata address\s+\(169\.254\.169\.254\)/);
   });
 }
