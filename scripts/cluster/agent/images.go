@@ -47,8 +47,29 @@ func stripDigest(ref string) string {
 }
 
 // lookup finds the entry for an image: an exact match wins over a prefix ("...*") match; among
-// prefix matches the longest prefix wins. References compare without their digest.
+// prefix matches the longest prefix wins. References compare without their digest. In the entry of
+// a prefix match, ${MATCH} in the command and workingDir stands for what the * matched (a tag, so
+// one entry serves every build of an image).
 func (m *imageMap) lookup(image string) (*imageEntry, bool) {
+	e, ok := m.find(image)
+	if !ok {
+		return nil, false
+	}
+	prefix, isPrefix := strings.CutSuffix(stripDigest(e.Match), "*")
+	if !isPrefix {
+		return e, true
+	}
+	matched := strings.TrimPrefix(stripDigest(image), prefix)
+	out := *e
+	out.Command = make([]string, len(e.Command))
+	for i, c := range e.Command {
+		out.Command[i] = strings.ReplaceAll(c, "${MATCH}", matched)
+	}
+	out.WorkingDir = strings.ReplaceAll(e.WorkingDir, "${MATCH}", matched)
+	return &out, true
+}
+
+func (m *imageMap) find(image string) (*imageEntry, bool) {
 	if m == nil {
 		return nil, false
 	}

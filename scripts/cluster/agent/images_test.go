@@ -73,3 +73,26 @@ func TestLoadImagesValidates(t *testing.T) {
 		t.Error("a missing file must be an error")
 	}
 }
+
+func TestImageLookupSubstitutesMatch(t *testing.T) {
+	m := &imageMap{Images: []imageEntry{
+		{Match: "dev.local/fn:*", Command: []string{"/images/fn/${MATCH}/node", "dist/server.js"}, WorkingDir: "/images/fn/${MATCH}"},
+		{Match: "ko://x", Command: []string{"/bin/${MATCH}"}},
+	}}
+	e, ok := m.lookup("dev.local/fn:sha-1234@sha256:abcd")
+	if !ok {
+		t.Fatal("no match")
+	}
+	if want := []string{"/images/fn/sha-1234/node", "dist/server.js"}; !reflect.DeepEqual(e.Command, want) {
+		t.Errorf("command %v, want %v", e.Command, want)
+	}
+	if e.WorkingDir != "/images/fn/sha-1234" {
+		t.Errorf("workingDir %q", e.WorkingDir)
+	}
+	if m.Images[0].Command[0] != "/images/fn/${MATCH}/node" {
+		t.Errorf("the map itself was changed: %q", m.Images[0].Command[0])
+	}
+	if e, _ := m.lookup("ko://x"); e.Command[0] != "/bin/${MATCH}" {
+		t.Errorf("an exact match is not substituted: %q", e.Command[0])
+	}
+}

@@ -13,7 +13,7 @@ import { waitFor } from '../../dev/lib/wait.ts';
 import { ensureBinaries, type Binaries } from './build.ts';
 import { knativeRelease, platformKnativeServing, toYaml } from './knative.ts';
 import {
-  CLUSTER_CIDR, CLUSTER_DOMAIN, CLUSTER_NETNS, HOST_PORTS, INGRESS_CLASS, NODE_IP, NODE_NAME, POD_CIDR, PORTS, ROOT, SERVICE_CIDR,
+  CLUSTER_CIDR, CLUSTER_DOMAIN, CLUSTER_NETNS, HOST_PORTS, imagesDir, INGRESS_CLASS, NODE_IP, NODE_NAME, POD_CIDR, PORTS, ROOT, SERVICE_CIDR,
   type Paths,
 } from './layout.ts';
 import { createClusterNetwork, inNode, removeClusterNetwork } from './network.ts';
@@ -243,7 +243,8 @@ export function imagesFile(bins: Binaries): string {
     images: Array<{ match: string; command: string[]; workingDir?: string; dockerfile?: string; env?: Record<string, string> }>;
   };
   const node = join(ROOT, 'node_modules', '.bin', 'node');
-  const fill = (s: string): string => s.replaceAll('${K8S_BIN}', bins.k8sDir).replaceAll('${ROOT}', ROOT).replaceAll('${NODE}', node);
+  const fill = (s: string): string =>
+    s.replaceAll('${K8S_BIN}', bins.k8sDir).replaceAll('${ROOT}', ROOT).replaceAll('${NODE}', node).replaceAll('${IMAGES}', imagesDir());
   const images = template.images.map(({ dockerfile, ...image }) => ({
     ...image,
     command: image.command.map(fill),

@@ -89,6 +89,15 @@ export function paths(env: NodeJS.ProcessEnv = process.env): Paths {
   };
 }
 
+/**
+ * Where `make deploy-local` stages the function's "images" (Node plus dist/, as the Dockerfile's runtime stage holds),
+ * one directory per tag. Outside the checkout on purpose: a pod mounts its own /tmp, which would hide a checkout
+ * under /tmp from the pod's processes.
+ */
+export function imagesDir(env: NodeJS.ProcessEnv = process.env): string {
+  return join(env.KNATIVE_FN_CACHE || join(env.HOME || '/root', '.cache', 'knative-fn'), 'cluster-images');
+}
+
 /** The tools cache (shared with scripts/tools/install.sh): built binaries keyed by version. */
 export function toolsCache(env: NodeJS.ProcessEnv = process.env): string {
   return join(env.KNATIVE_FN_CACHE || join(env.HOME || '/root', '.cache', 'knative-fn'), 'tools');

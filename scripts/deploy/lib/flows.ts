@@ -1,7 +1,10 @@
 // The deploy flows behind the Makefile's Deploy targets. Each is a list of named steps; the first failure stops it.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync, copyFileSync, cpSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync,
+} from 'node:fs';
+import { imagesDir } from '../../cluster/lib/layout.ts';
 import net from 'node:net';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline/promises';
@@ -161,6 +164,28 @@ export function distTag(root: string): string {
 }
 
 /**
+ * The local cluster's "image build": what the Dockerfile's runtime stage holds (Node and dist/), in the node agent's
+ * image directory under the tag (scripts/cluster/images.json maps dev.local/knative-fn:<tag> to it). Node is
+ * hard-linked when it can be (same file system), else copied; a tag already staged is left as it is.
+ */
+export function stageImage(ctx: Context, tag: string): string {
+  const dir = join(imagesDir(ctx.env), 'knative-fn', tag);
+  if (existsSync(join(dir, 'dist', 'server.js'))) return dir;
+  const tmp = `${dir}.tmp`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  cpSync(join(ctx.root, 'dist'), join(tmp, 'dist'), { recursive: true });
+  const node = realpathSync(join(ctx.root, 'node_modules', '.bin', 'node'));
+  try {
+    linkSync(node, join(tmp, 'node'));
+  } catch {
+    copyFileSync(node, join(tmp, 'node'));
+  }
+  renameSync(tmp, dir);
+  return dir;
+}
+
+/**
  * make deploy-local (the last step of make cluster): the deploy's own steps against the local cluster: the built
  * function as a dev.local image, helm upgrade --install, wait Ready, smoke test. No AWS, no registry, no platform
  * apply (the cluster is the platform).
@@ -175,7 +200,11 @@ export async function deployLocal(parent: Context): Promise<void> {
     await k.kubectl(['get', '--raw', '/readyz']);
     return k;
   });
-  const tag = await steps.step('image (dist/ as a dev.local image: no registry)', 'run make build first', async () => distTag(ctx.root));
+  const tag = await steps.step('image (Node and dist/ staged as a dev.local image: no registry)', 'run make build first', async () => {
+    const t = distTag(ctx.root);
+    stageImage(ctx, t);
+    return t;
+  });
   const image = `${out.ecrRepositoryUrl}:${tag}`;
   ctx.log.out(`    image ${image}`);
   await steps.step('helm upgrade --install', '`make chart-render CHART_SCENARIO=local` shows what was sent; `make test` validates the chart', () =>

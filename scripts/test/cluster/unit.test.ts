@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { requiredVersion } from '../../cluster/lib/build.ts';
 import { dockerfileEnv, imagesFile, nodeServices } from '../../cluster/lib/cluster.ts';
 import { applyConfig, platformKnativeServing } from '../../cluster/lib/knative.ts';
-import { INGRESS_CLASS, ROOT } from '../../cluster/lib/layout.ts';
-import { callableUrl, distTag } from '../../deploy/lib/flows.ts';
+import { imagesDir, INGRESS_CLASS, ROOT } from '../../cluster/lib/layout.ts';
+import { callableUrl, distTag, stageImage } from '../../deploy/lib/flows.ts';
 import { lookup } from '../../deploy/lib/http.ts';
 import type { PlatformOutputs } from '../../deploy/lib/platform.ts';
 
@@ -50,8 +50,10 @@ t.test('the image map: Knative\'s ko:// images and the function with the Dockerf
   const byMatch = new Map(file.images.map((i) => [i.match, i]));
   t.same(byMatch.get('ko://knative.dev/serving/cmd/queue')?.command, ['/cache/k8s/queue']);
   const fn = byMatch.get('dev.local/knative-fn:*');
-  t.same(fn?.command, [join(ROOT, 'node_modules', '.bin', 'node'), 'dist/server.js'], 'the function runs on the project\'s Node 24');
-  t.equal(fn?.workingDir, ROOT);
+  const staged = join(imagesDir(), 'knative-fn', '${MATCH}');
+  t.same(fn?.command, [join(staged, 'node'), 'dist/server.js'], 'the function runs from the image make deploy-local staged for its tag');
+  t.equal(fn?.workingDir, staged);
+  t.notOk(staged.startsWith(ROOT), 'outside the checkout (a pod\'s own /tmp would hide a checkout under /tmp)');
   t.same(fn?.env, dockerfileEnv(join(ROOT, 'Dockerfile')), 'with the image\'s environment');
   t.equal(fn?.env.NODE_ENV, 'production');
   const dir = mkdtempSync(join(tmpdir(), 'dockerfile-'));
@@ -77,6 +79,14 @@ t.test('the deploy flow\'s local environment', async (t) => {
   t.equal(distTag(root), first, 'the same build is the same tag (no new revision)');
   writeFileSync(join(root, 'dist', 'server.js'), 'b');
   t.not(distTag(root), first, 'a new build is a new tag (a new revision)');
+  mkdirSync(join(root, 'node_modules', '.bin'), { recursive: true });
+  writeFileSync(join(root, 'node_modules', '.bin', 'node'), 'node binary');
+  const cache = mkdtempSync(join(tmpdir(), 'images-'));
+  const ctx = { root, env: { KNATIVE_FN_CACHE: cache }, log: { out: () => {}, err: () => {} } } as unknown as Parameters<typeof stageImage>[0];
+  const dir = stageImage(ctx, distTag(root));
+  t.equal(dir, join(cache, 'cluster-images', 'knative-fn', distTag(root)));
+  t.equal(readFileSync(join(dir, 'dist', 'server.js'), 'utf8'), 'b', 'the build staged as the image');
+  t.equal(readFileSync(join(dir, 'node'), 'utf8'), 'node binary', 'with its Node');
   const resolved = await new Promise<string>((resolve, reject) =>
     lookup('knative-fn-functions.localhost', {}, (err, address) => (err ? reject(err) : resolve(String(address)))),
   );
