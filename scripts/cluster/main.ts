@@ -10,7 +10,7 @@
  *
  * Ctrl-C while `up` waits stops the bring-up and removes what it made. Needs root (network namespaces, iptables).
  * Environment: CLUSTER_PORT (host port forwarded to the ingress, default 8180), KNATIVE_FN_CLUSTER_DIR (state,
- * default .cluster/), KNATIVE_FN_CACHE (tools cache), HELM (default bin/helm).
+ * default ~/.cache/knative-fn/cluster: one cluster per machine), KNATIVE_FN_CACHE (tools cache), HELM (default bin/helm).
  */
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';

@@ -73,8 +73,12 @@ export interface Paths {
   events: string;
 }
 
+/**
+ * One local cluster per machine (its network namespace and ports are fixed), so its state lives in one place too,
+ * whichever checkout started it: `make status ENV=local` or `make cluster-down` from any checkout finds it.
+ */
 export function paths(env: NodeJS.ProcessEnv = process.env): Paths {
-  const state = env.KNATIVE_FN_CLUSTER_DIR || join(ROOT, '.cluster');
+  const state = env.KNATIVE_FN_CLUSTER_DIR || join(env.KNATIVE_FN_CACHE || join(env.HOME || '/root', '.cache', 'knative-fn'), 'cluster');
   return {
     state,
     pki: join(state, 'pki'),

@@ -213,7 +213,7 @@ export async function deployLocal(parent: Context): Promise<void> {
   const svc = await steps.step('wait for Ready', 'make status ENV=local and make logs ENV=local show why the revision does not start', () =>
     kube.waitReady(out.serviceName, waitSeconds(ctx), pollMs(ctx)),
   );
-  const s = await steps.step('smoke test', 'make status ENV=local; the cluster\'s logs are in .cluster/logs', () =>
+  const s = await steps.step('smoke test', 'make status ENV=local; the cluster\'s logs are in ~/.cache/knative-fn/cluster/logs', () =>
     smoke(ctx, callableUrl(svc.status?.url ?? '', out)),
   );
   nextSteps(ctx, env, kube, out, svc, image, s);

@@ -66,7 +66,13 @@ export async function acquire(): Promise<Target> {
   }
   const port = hostPorts();
   await sh(node, [join(ROOT, 'scripts', 'cluster', 'main.ts'), 'up']);
-  await sh(node, [join(ROOT, 'scripts', 'deploy', 'cli.ts'), 'deploy-local']);
+  try {
+    await sh(node, [join(ROOT, 'scripts', 'deploy', 'cli.ts'), 'deploy-local']);
+  } catch (err) {
+    // No teardown is registered yet: stop what was started here before failing.
+    await sh(node, [join(ROOT, 'scripts', 'cluster', 'main.ts'), 'down']).catch(() => {});
+    throw err;
+  }
   return {
     kubeconfig: paths().kubeconfig,
     ingressUrl: `http://127.0.0.1:${port.ingress}`,
