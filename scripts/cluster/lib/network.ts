@@ -4,8 +4,9 @@
  * pod namespace the node agent made (also after a crash: everything is found by name).
  */
 import { execFileSync } from 'node:child_process';
-import { readdirSync, rmSync } from 'node:fs';
-import { CLUSTER_NETNS, HOST_LINK, NODE_IP, POD_NETNS_PREFIX } from './layout.ts';
+import { readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { CLUSTER_NETNS, HOST_LINK, imagesDir, NODE_IP, POD_NETNS_PREFIX, toolsCache } from './layout.ts';
 
 const ip = (args: string[]): string => execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
@@ -85,9 +86,36 @@ export function createClusterNetwork(): void {
   }
 }
 
+/**
+ * Processes whose executable is one the cluster runs (its Kubernetes/Knative binaries, a staged function image):
+ * a container that outlived its pod's namespace name can no longer be found by namespace, but still by this.
+ */
+export function clusterProcesses(): number[] {
+  const roots = [join(toolsCache(), 'k8s-'), `${imagesDir()}/`];
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    let exe = '';
+    try {
+      exe = readlinkSync(`/proc/${entry}/exe`);
+    } catch {
+      continue;
+    }
+    if (roots.some((r) => exe.startsWith(r))) found.push(Number(entry));
+  }
+  return found;
+}
+
 /** Kills what still runs in our namespaces, then deletes them, the host's veth and the agent's /etc/netns files. */
 export function removeClusterNetwork(): void {
   const ours = namespaces().filter((n) => n === CLUSTER_NETNS || n.startsWith(POD_NETNS_PREFIX));
+  for (const pid of clusterProcesses()) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
   for (const ns of ours) {
     for (const pid of pidsIn(ns)) {
       try {

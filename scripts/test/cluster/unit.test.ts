@@ -92,3 +92,27 @@ t.test('the deploy flow\'s local environment', async (t) => {
   );
   t.equal(resolved, '127.0.0.1', '*.localhost resolves to loopback (RFC 6761)');
 });
+
+t.test('teardown finds a container that outlived its namespace by its executable', async (t) => {
+  const { clusterProcesses } = await import('../../cluster/lib/network.ts');
+  const { spawn } = await import('node:child_process');
+  const { copyFileSync, chmodSync } = await import('node:fs');
+  const cache = mkdtempSync(join(tmpdir(), 'kfn-cache-'));
+  const dir = join(cache, 'tools', 'k8s-test');
+  mkdirSync(dir, { recursive: true });
+  copyFileSync('/bin/sleep', join(dir, 'queue'));
+  chmodSync(join(dir, 'queue'), 0o755);
+  const before = process.env.KNATIVE_FN_CACHE;
+  process.env.KNATIVE_FN_CACHE = cache;
+  const child = spawn(join(dir, 'queue'), ['30'], { stdio: 'ignore' });
+  const other = spawn('/bin/sleep', ['30'], { stdio: 'ignore' });
+  t.teardown(() => {
+    child.kill('SIGKILL');
+    other.kill('SIGKILL');
+    process.env.KNATIVE_FN_CACHE = before;
+  });
+  await new Promise((r) => setTimeout(r, 200));
+  const found = clusterProcesses();
+  t.ok(found.includes(child.pid!), 'a process running a cluster binary is found');
+  t.notOk(found.includes(other.pid!), 'any other process is not');
+});
