@@ -105,9 +105,9 @@ TOOLS_CLUSTER := helm $(if $(CLUSTER_KUBECONFIG),,jaeger)
 TOOLS_PLATFORM := python helm kubeconform schemas checkov tflint tofu
 
 .PHONY: test
-test: tools build ## Run every tier below (unit, lint, e2e, cluster, platform) in one tap run and print "N passed, N failed"
+test: tools build ## Run every tier below (unit, lint, e2e, cluster, platform) in one tap run and print "N passed, N failed"; FILES="a.test.ts b.test.ts" runs only those, on Node 24
 	node scripts/cluster/main.ts build
-	node scripts/test.mjs
+	node scripts/test.mjs $(FILES)
 
 .PHONY: test-unit
 test-unit: build $(call tool_files,$(TOOLS_UNIT)) ## Runtime, example, deploy scripts and chart render tests: no Go builds at test time, about a minute
