@@ -40,6 +40,11 @@ tools: $(call tool_files,$(TOOL_NAMES)) ## Install the pinned tools that are mis
 
 ##@ Develop
 
+# The function to build and run: a folder whose index.ts exports `routes` and/or `handler` (see README, "Write your
+# function"). Every target that builds (build, run, dev, test, bench, deploy-*) takes it: make dev FUNCTION=my-fn
+FUNCTION ?= function/example
+export FUNCTION
+
 node_modules/.package-lock.json: package.json package-lock.json
 	@# npm itself runs on the machine's Node; its engine warnings about Node 24 packages are expected (Node 24 comes from the `node` dev dependency).
 	npm ci --no-audit --no-fund --loglevel=error
@@ -49,7 +54,7 @@ node_modules/.package-lock.json: package.json package-lock.json
 deps: node_modules/.package-lock.json ## Install npm dependencies (npm ci), including Node 24 as a dev dependency
 
 .PHONY: build
-build: deps ## Type-check and build the function into dist/
+build: deps ## Type-check and build the function FUNCTION (default function/example) with the runtime into dist/
 	npm run build
 
 .PHONY: run

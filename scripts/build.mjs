@@ -1,14 +1,15 @@
 #!/usr/bin/env node
-// Builds the function: type-check with tsc, then bundle function/src/boot.ts with esbuild into dist/, then fill
-// dist/compile-cache/ (V8 code for every chunk) by loading the bundle once. The result is what `npm start` and the
-// image run; start-up costs and what each step buys are in docs/performance.md.
-import { build } from 'esbuild';
+// Builds the function named by FUNCTION (a folder with index.ts, default function/example): check its module,
+// type-check the runtime and the function with tsc, bundle function/src/boot.ts around it with esbuild into dist/
+// (scripts/lib/bundle.mjs), then fill dist/compile-cache/ (V8 code for every chunk) by loading the bundle once. The
+// result is what `npm start` and the image run; start-up costs and what each step buys are in docs/performance.md.
 import { execFileSync } from 'node:child_process';
-import { builtinModules, createRequire } from 'node:module';
-import { chmodSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { ROOT, bundle, checkExports, functionModule } from './lib/bundle.mjs';
 
-const require = createRequire(import.meta.url);
+const FUNCTION = process.env.FUNCTION || 'function/example';
 
 const step = async (name, fn) => {
   const t = performance.now();
@@ -17,65 +18,35 @@ const step = async (name, fn) => {
   process.stdout.write(`    ${name}: ${Math.round(performance.now() - t)} ms\n`);
 };
 
-// An ES module import of a Node built-in makes Node build the module's ESM facade, which reads every export,
-// lazy getters included: for node:http that loads undici (WebSocket, MessageEvent...), about a third of a second
-// of start-up. Importing built-ins through require() (as CommonJS code does) reads an export only when used.
-const escape = (s) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-const BUILTIN = new RegExp(`^(node:)?(${builtinModules.map(escape).join('|')})$`);
-const builtinsThroughRequire = {
-  name: 'builtins-through-require',
-  setup(b) {
-    // Static imports through a CommonJS shim.
-    b.onResolve({ filter: BUILTIN }, (args) =>
-      args.kind === 'import-statement'
-        ? { path: args.path.replace(/^(node:)?/, 'node:'), namespace: 'builtin' }
-        : args.kind === 'dynamic-import'
-          ? { path: args.path.replace(/^(node:)?/, 'node:'), namespace: 'builtin-dynamic' }
-          : undefined,
-    );
-    b.onLoad({ filter: /.*/, namespace: 'builtin' }, (args) => ({ contents: `module.exports = require(${JSON.stringify(args.path)});`, loader: 'js' }));
-    // Dynamic imports (the AWS SDK's HTTP handler does `await import("node:http")` on the cold-start path, which
-    // loaded undici) through an ES module shim: the module as `default`, and every export that is a plain value
-    // as a named export. Exports behind lazy getters (node:http's WebSocket & co.) are only on `default`.
-    b.onLoad({ filter: /.*/, namespace: 'builtin-dynamic' }, (args) => {
-      const names = Object.entries(Object.getOwnPropertyDescriptors(require(args.path)))
-        .filter(([name, d]) => 'value' in d && name !== 'default' && /^[A-Za-z_$][\w$]*$/.test(name))
-        .map(([name]) => name);
-      const named = names.length ? `export const { ${names.join(', ')} } = m;` : '';
-      return { contents: `const m = require(${JSON.stringify(args.path)});\nexport default m;\n${named}\n`, loader: 'js' };
-    });
-  },
-};
+let file;
+await step(`function (${FUNCTION})`, async () => {
+  try {
+    file = functionModule(FUNCTION);
+    await checkExports(file, FUNCTION);
+  } catch (err) {
+    process.stderr.write(`build: ${err.message}\n`);
+    process.exit(1);
+  }
+});
 
 await step('type-check (tsc)', () => {
-  execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+  // The runtime (tsconfig.build.json) and the function's folder, tests included.
+  // (Written under dist/, so that tsc finds node_modules from there.)
+  mkdirSync('dist', { recursive: true });
+  const dir = mkdtempSync(join(ROOT, 'dist', 'tsc-'));
+  try {
+    const folder = file.endsWith('/index.ts') ? dirname(file) : undefined;
+    const include = [join(ROOT, 'function/src/**/*.ts'), ...(folder ? [join(folder, '**/*.ts')] : [file])];
+    writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ extends: join(ROOT, 'tsconfig.build.json'), include }));
+    execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', join(dir, 'tsconfig.json')], { stdio: 'inherit' });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 await step('bundle (esbuild)', async () => {
   rmSync('dist', { recursive: true, force: true });
-  await build({
-    entryPoints: { server: 'function/src/boot.ts' },
-    outdir: 'dist',
-    bundle: true,
-    splitting: true,
-    format: 'esm',
-    platform: 'node',
-    // Prefer packages' ES module builds: named exports survive dynamic import() and tree-shaking works.
-    mainFields: ['module', 'main'],
-    target: 'node24',
-    // Less to read and parse at start-up. Identifiers are not renamed, so function and class names survive without
-    // keepNames, whose __name() helper ran Object.defineProperty on every closure created per request (5 % of CPU).
-    minifyWhitespace: true,
-    minifySyntax: true,
-    sourcemap: 'linked',
-    legalComments: 'linked',
-    logLevel: 'warning',
-    plugins: [builtinsThroughRequire],
-    // CommonJS dependencies inside an ES module bundle still call require() for Node built-ins.
-    banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
-  });
-  // The image has no package.json above dist/: without this one Node would first try each chunk as CommonJS.
-  writeFileSync('dist/package.json', `${JSON.stringify({ type: 'module' })}\n`);
+  await bundle({ file, outdir: 'dist' });
 });
 
 await step('compile cache (dist/compile-cache)', () => {

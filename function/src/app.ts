@@ -5,7 +5,6 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import { DEFAULT_BODY_LIMIT_BYTES, KEEP_ALIVE_TIMEOUT_MS, type Config } from './config.js';
-import * as userFunction from './function.js';
 import { lambdaPlugin } from './lambda.js';
 import { lazyChildLogger } from './logger.js';
 import type { Metrics } from './metrics.js';
@@ -15,16 +14,7 @@ import security from './plugins/security.js';
 import type { SecretStore } from './secrets.js';
 import type { Startup } from './startup.js';
 import type { Telemetry } from './telemetry.js';
-import type { FunctionModule } from './types.js';
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    /** Secrets from Secrets Manager: `app.secrets.get('NAME')`. Always current (refreshed in the background). */
-    secrets: SecretStore;
-    /** Knative identity of this revision (K_SERVICE, K_REVISION). */
-    knative: { service: string; revision: string };
-  }
-}
+import type { FunctionModule } from './api.js';
 
 export interface AppOptions {
   config: Config;
@@ -33,8 +23,8 @@ export interface AppOptions {
   metrics: Metrics;
   startup: Startup;
   lifecycle: Lifecycle;
-  /** The function to serve; defaults to function/src/function.ts. */
-  fn?: FunctionModule;
+  /** The author's function (the build's FUNCTION, or a test's fixture). */
+  fn: FunctionModule;
 }
 
 /** Fastify settings for production behind Knative's queue-proxy. */
@@ -60,9 +50,9 @@ export function serverOptions(config: Config, logger: FastifyBaseLogger): Fastif
 
 const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   const { config, secrets, telemetry, metrics, startup, lifecycle } = opts;
-  const fn = opts.fn ?? (userFunction as FunctionModule);
+  const { fn } = opts;
   if (!fn.routes && !fn.handler) {
-    throw new Error('function/src/function.ts must export `routes` (a Fastify plugin) or `handler` (a Lambda handler)');
+    throw new Error('the function module must export `routes` (a Fastify plugin) or `handler` (a Lambda handler)');
   }
 
   fastify.decorate('secrets', secrets);

@@ -1,6 +1,8 @@
 /**
  * JSON logs to stdout (pino). Redaction is defence in depth: the platform never logs headers or secrets itself, but
  * user code that logs a request, an event or a context object does not leak credentials or secret values either.
+ * Two passes: credential headers and `secrets` fields by path (pino's redact), and the secrets' values wherever they
+ * appear in a line, whatever the field's name (redactSecretValues).
  */
 import { isSpanContextValid, trace } from '@opentelemetry/api';
 import type { FastifyBaseLogger } from 'fastify';
@@ -10,21 +12,66 @@ import type { LogLevel } from './config.js';
 /** The sibling of a logger that writes the per-request access lines (see accessLogger). */
 const ACCESS = Symbol('accessLogger');
 
+/** Credential headers, wherever a request, a Lambda event or a bare headers object is logged. */
+const CREDENTIAL_HEADERS = ['authorization', 'proxy-authorization', 'cookie', 'x-api-key', 'x-amz-security-token'];
+
 export const REDACT_PATHS = [
-  'req.headers.authorization',
-  'req.headers.cookie',
-  'req.headers["x-amz-security-token"]',
-  'headers.authorization',
-  'headers.cookie',
-  'event.headers.authorization',
-  'event.headers.cookie',
+  ...['req.headers', 'headers', 'event.headers'].flatMap((at) => CREDENTIAL_HEADERS.map((h) => `${at}["${h}"]`)),
   'event.cookies',
   'res.headers["set-cookie"]',
   'secrets',
   '*.secrets',
-  'SIGNING_KEY',
-  '*.SIGNING_KEY',
 ];
+
+/** The censor of both passes. */
+export const REDACTED = '[Redacted]';
+/**
+ * Secret values shorter than this are not searched for in log lines: a value of a few characters ("1", "true") would
+ * turn every line containing it to noise, and is no credential.
+ */
+export const MIN_REDACTED_VALUE_LENGTH = 6;
+
+const VALUES = Symbol('secretValues');
+
+interface ValueRedaction {
+  source: (() => Readonly<Record<string, string>>) | undefined;
+  /** The values object the needles were made from (the store replaces it on each load). */
+  seen: object | undefined;
+  needles: string[];
+}
+
+/** Each value as it appears in a JSON line (raw and JSON-escaped), longest first so that a value inside another goes whole. */
+function needlesOf(values: Readonly<Record<string, string>>): string[] {
+  const out = new Set<string>();
+  for (const value of Object.values(values)) {
+    if (value.length < MIN_REDACTED_VALUE_LENGTH) continue;
+    out.add(value);
+    out.add(JSON.stringify(value).slice(1, -1));
+  }
+  return [...out].sort((a, b) => b.length - a.length);
+}
+
+function scrub(line: string, r: ValueRedaction): string {
+  if (r.source === undefined) return line;
+  const values = r.source();
+  if (values !== r.seen) {
+    r.seen = values;
+    r.needles = needlesOf(values);
+  }
+  for (const needle of r.needles) if (line.includes(needle)) line = line.replaceAll(needle, REDACTED);
+  return line;
+}
+
+/**
+ * From now on, every line of `logger` (and of its children) has each of these secret values replaced by
+ * "[Redacted]", whatever the field holding it. `values` is read per line (cheap: the needles are rebuilt only when the
+ * object changes), so rotated values are covered from their first use.
+ */
+export function redactSecretValues(logger: object, values: () => Readonly<Record<string, string>>): void {
+  const r = (logger as { [VALUES]?: ValueRedaction })[VALUES];
+  if (r === undefined) throw new Error('not a logger made by createLogger');
+  r.source = values;
+}
 
 /** Trace and span ids of the active span, on every line logged inside a traced request (handlers, user code). */
 function traceIds(): Record<string, string> {
@@ -55,7 +102,12 @@ export function createLogger(level: LogLevel, base: Record<string, string>, dest
     formatters: { level: (label) => ({ level: label }) },
   };
   const stream = destination ?? pino.destination({ fd: 1, sync: true });
-  const logger = pino({ ...options, mixin: traceIds, redact: { paths: REDACT_PATHS, censor: '[Redacted]' } }, stream);
+  const values: ValueRedaction = { source: undefined, seen: undefined, needles: [] };
+  const logger = pino(
+    { ...options, mixin: traceIds, redact: { paths: REDACT_PATHS, censor: REDACTED }, hooks: { streamWrite: (line) => scrub(line, values) } },
+    stream,
+  );
+  Object.defineProperty(logger, VALUES, { value: values });
   // Access lines hold only fields the platform chose (ids, method, route, status, timing): no redaction pass over
   // each one, which cost as much as the rest of the line.
   Object.defineProperty(logger, ACCESS, { value: pino(options, stream) });

@@ -3,13 +3,13 @@
  * drops a signal sent to PID 1 that has no handler: without one installed first, a pod deleted during its cold start
  * (config, telemetry, secrets: up to seconds) would run on until SIGKILL at the end of its grace period.
  * Until the server starts listening, a signal stops the process at once with exit code 0 (nothing was served,
- * nothing to drain); from then on server.ts's drain handles it.
+ * nothing to drain); from then on server.ts's drain (close-with-grace) handles it.
  */
 export type SignalHandler = (signal: NodeJS.Signals) => void;
 
 export const EXIT_BEFORE_LISTENING = 0;
 
-let handler: SignalHandler = (signal) => {
+const handler: SignalHandler = (signal) => {
   process.stdout.write(
     `${JSON.stringify({ level: 'info', time: new Date().toISOString(), signal, msg: `${signal} during start-up: exiting before listening` })}\n`,
   );
@@ -24,7 +24,8 @@ export function handleSignals(): void {
   process.on('SIGINT', dispatch);
 }
 
-/** Replaces what a signal does (server.ts: the drain, once listening). */
-export function onSignal(next: SignalHandler): void {
-  handler = next;
+/** Removes this listener: server.ts installs the drain's in the same tick. */
+export function releaseSignals(): void {
+  process.off('SIGTERM', dispatch);
+  process.off('SIGINT', dispatch);
 }

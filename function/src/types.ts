@@ -1,14 +1,11 @@
 /**
- * The types a function author uses. A function module (function/src/function.ts) exports either
- * - `handler`: an AWS Lambda handler for API Gateway HTTP API (payload format 2.0), run unchanged; or
- * - `routes`: a Fastify plugin declaring routes directly.
- * If it exports both, `routes` are matched first and `handler` serves every other path.
+ * The Lambda types of the runtime; authors import them from the public module (api.ts, `'knative-fn'`).
  *
  * The Lambda types are @types/aws-lambda's (import them from 'aws-lambda', as on Lambda, or from here): a handler
  * typed `APIGatewayProxyHandlerV2` or `Handler` type-checks as it does in a Lambda project.
  */
 import type { Callback, Context } from 'aws-lambda';
-import type { FastifyBaseLogger, FastifyPluginAsync } from 'fastify';
+import type { FastifyBaseLogger } from 'fastify';
 
 export type {
   APIGatewayProxyEventV2,
@@ -46,8 +43,3 @@ export interface FunctionContext extends Context {
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type LambdaHandler = (event: any, context: FunctionContext, callback: Callback<unknown>) => unknown;
-
-export interface FunctionModule {
-  handler?: LambdaHandler;
-  routes?: FastifyPluginAsync;
-}

@@ -18,7 +18,7 @@ import fc from 'fast-check';
 import { connect } from 'node:net';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { handler as lambdaExample } from '../examples/lambda.js';
+import { handler as lambdaEcho } from './fixtures/lambda-echo/index.js';
 import { startApp } from './helpers/app.js';
 import { startMoto } from './helpers/moto.js';
 import { baseEnv, startServer } from './helpers/process.js';
@@ -489,8 +489,8 @@ t.test(`${RUNS} generated requests to the example function (built bundle): no 5x
   t.notMatch(server.output(), KEY, 'the signing key never reached a log line');
 });
 
-t.test(`${LAMBDA_RUNS} generated requests to the Lambda adapter (example handler): no 5xx, exact echo`, { timeout: 120_000 }, async (t) => {
-  const app = await startApp(t, { fn: { handler: lambdaExample }, env: { BODY_LIMIT_BYTES: String(BODY_LIMIT), OTEL_TRACES_SAMPLER: 'always_off' } });
+t.test(`${LAMBDA_RUNS} generated requests to the Lambda adapter (echo handler): no 5xx, exact echo`, { timeout: 120_000 }, async (t) => {
+  const app = await startApp(t, { fn: { handler: lambdaEcho }, env: { BODY_LIMIT_BYTES: String(BODY_LIMIT), OTEL_TRACES_SAMPLER: 'always_off' } });
   const port = Number(new URL(app.url).port);
   const routes = ['/', '/echo', '/echo', '/anything/else', '/healthz'];
   await run('warm-up', port, sample(routes, 300, SEED + 2), () => true);

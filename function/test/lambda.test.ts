@@ -2,8 +2,8 @@ import t from 'tap';
 import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import { functionArn, gatewayPath, gatewayTime, hostName, LAMBDA_PAYLOAD_LIMIT_BYTES, memoryLimitInMB } from '../src/lambda.js';
-import type { Callback, Context, FunctionModule } from '../src/types.js';
-import { handler as example } from '../examples/lambda.js';
+import type { FunctionModule } from '../src/api.js';
+import type { Callback, Context } from '../src/types.js';
 import { calls, handler } from './fixtures/recording-handler.js';
 import { startApp } from './helpers/app.js';
 
@@ -283,22 +283,6 @@ t.test('callback-style handlers and the legacy context methods', async (t) => {
 
   const sync = await startApp(t, { fn: { handler: (event: { rawPath: string }) => ({ statusCode: 200, body: `sync ${event.rawPath}` }) } });
   t.equal(await (await fetch(`${sync.url}/x`, { signal: signal() })).text(), 'sync /x', "a synchronous handler's return value is the result");
-});
-
-t.test('the shipped example Lambda handler runs unchanged', async (t) => {
-  const { url } = await startApp(t, { fn: { handler: example }, env: { K_SERVICE: 'example' } });
-  const res = await fetch(`${url}/hello/world?x=1`);
-  t.equal(res.status, 200);
-  const body = (await res.json()) as Record<string, unknown>;
-  t.equal(body.path, '/hello/world');
-  t.equal(body.method, 'GET');
-  t.same(body.query, { x: '1' });
-  t.equal(body.function, 'example');
-  t.equal(body.arn, 'arn:aws:lambda:us-east-1:000000000000:function:example');
-
-  const bytes = randomBytes(1000);
-  const echo = await fetch(`${url}/echo`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: bytes });
-  t.ok(Buffer.from(await echo.arrayBuffer()).equals(bytes));
 });
 
 t.test('a handler and native routes together: routes first, handler for the rest', async (t) => {

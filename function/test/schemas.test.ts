@@ -1,56 +1,33 @@
 /**
  * Route schemas are valid JSON Schema. The function skips ajv's meta-schema check at start-up (it costs the cold
- * start the compilation of the meta-schema); this test makes that check for every schema of every route instead.
+ * start the compilation of the meta-schema); 'knative-fn/testing' checkRouteSchemas() makes that check for every
+ * schema of every route instead (the example's tests run it on the example).
  */
 import t from 'tap';
-import Fastify, { type FastifyPluginAsync, type RouteOptions } from 'fastify';
-import { Ajv } from 'ajv';
-import * as userFunction from '../src/function.js';
+import Fastify from 'fastify';
+import { checkRouteSchemas } from '../src/testing.js';
 import { serverOptions } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
-import { SecretStore } from '../src/secrets.js';
+import * as basic from './fixtures/basic/index.js';
 
-type Schemas = Record<string, unknown>;
-
-/** Every schema the function's routes declare, named by route and part (body, querystring, response 200...). */
-async function routeSchemas(routes: FastifyPluginAsync): Promise<Array<[string, unknown]>> {
-  const app = Fastify();
-  const found: Array<[string, unknown]> = [];
-  app.addHook('onRoute', (route: RouteOptions) => {
-    const schema = (route.schema ?? {}) as Schemas;
-    for (const [part, value] of Object.entries(schema)) {
-      if (part === 'response') {
-        for (const [status, response] of Object.entries(value as Schemas)) found.push([`${route.method} ${route.url} response ${status}`, response]);
-      } else {
-        found.push([`${route.method} ${route.url} ${part}`, value]);
-      }
-    }
-  });
-  app.decorate('secrets', new SecretStore({ ids: [], region: undefined, refreshSeconds: 0, logger: createLogger('silent', {}) }));
-  app.decorate('knative', { service: 's', revision: 'r' });
-  await app.register(routes);
-  await app.ready();
-  await app.close();
-  return found;
-}
-
-function metaErrors(schema: unknown): string {
-  const ajv = new Ajv({ strict: false });
-  return ajv.validateSchema(schema as object) ? '' : ajv.errorsText(ajv.errors);
-}
-
-t.test('every route schema of the function is valid against the JSON Schema meta-schema', async (t) => {
-  const schemas = await routeSchemas(userFunction.routes as FastifyPluginAsync);
-  t.ok(schemas.length >= 8, `found ${schemas.length} schemas`);
-  for (const [name, schema] of schemas) t.equal(metaErrors(schema), '', name);
+t.test("every route schema of a function is checked against the JSON Schema meta-schema", async (t) => {
+  const { checked, invalid } = await checkRouteSchemas(basic);
+  t.ok(checked >= 8, `found ${checked} schemas`);
+  t.same(invalid, []);
 });
 
 t.test('the check catches what start-up no longer does: a keyword value out of its range', async (t) => {
   // ajv still rejects a keyword value of the wrong type when it compiles (minLength: "one"); not this one.
   const broken = { type: 'object', properties: { name: { type: 'string', maxLength: -1 } } };
-  t.match(metaErrors(broken), /maxLength must be >= 0/);
-  // And such a schema still compiles at start-up with the function's settings: only this test would notice.
+  const { invalid } = await checkRouteSchemas({
+    routes: async (app) => {
+      app.get('/broken', { schema: { querystring: broken } }, async () => ({}));
+    },
+  });
+  t.equal(invalid.length, 1);
+  t.match(invalid[0], /^GET \/broken querystring: .*maxLength must be >= 0/);
+  // And such a schema still compiles at start-up with the function's settings: only this check would notice.
   const config = loadConfig({ PORT: '0', METRICS_PORT: '0', SECRETS: '' });
   const app = Fastify(serverOptions(config, createLogger('silent', {})));
   app.get('/', { schema: { querystring: broken } }, async () => ({}));

@@ -8,25 +8,7 @@ import helmet from 'helmet';
 import fp from 'fastify-plugin';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { STATUS_CODES } from 'node:http';
-
-export interface ErrorBody {
-  statusCode: number;
-  error: string;
-  message: string;
-  requestId: string;
-}
-
-export const errorBodySchema = {
-  type: 'object',
-  properties: {
-    statusCode: { type: 'integer' },
-    error: { type: 'string' },
-    message: { type: 'string' },
-    requestId: { type: 'string' },
-  },
-  required: ['statusCode', 'error', 'message'],
-  additionalProperties: false,
-} as const;
+import type { ErrorBody } from '../errors.js';
 
 /** The function's security-header policy, as @fastify/helmet options. */
 export const HELMET_OPTIONS = {

@@ -1,13 +1,12 @@
 /**
- * An AWS Lambda handler for API Gateway HTTP API (payload format 2.0), as it would run on Lambda. To ship a handler
- * like this one, replace function/src/function.ts with `export { handler } from '../examples/lambda.js';` or with
- * your own module exporting `handler`.
+ * An AWS Lambda handler for API Gateway HTTP API (payload format 2.0), as it would run on Lambda: a function of its
+ * own, built with `make build FUNCTION=function/examples/lambda`. Your own folder exporting `handler` works the same.
  *
  * The types are @types/aws-lambda's: `import type { APIGatewayProxyHandlerV2 } from 'aws-lambda'` works as on
  * Lambda. FunctionContext is Lambda's Context plus this platform's `logger` (lines carry trace ids), `secrets` and
  * `traceId`; a handler typed with Lambda's Context alone runs as well.
  */
-import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, FunctionContext } from '../src/types.js';
+import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, FunctionContext } from 'knative-fn';
 
 export const handler = async (event: APIGatewayProxyEventV2, context: FunctionContext): Promise<APIGatewayProxyResultV2<object>> => {
   context.logger.info({ path: event.rawPath }, 'lambda-style handler invoked');
