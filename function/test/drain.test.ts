@@ -5,7 +5,8 @@ import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, request, Agent } from 'node:http';
 import { createServer, type Socket } from 'node:net';
 import { startApp } from './helpers/app.js';
-import { NODE, requireBuild } from './helpers/paths.js';
+import { fixtureServer } from './helpers/bundle.js';
+import { NODE } from './helpers/paths.js';
 import { baseEnv, startServer } from './helpers/process.js';
 
 /** Starts a POST whose body arrives slowly: the request is in flight until `finish` is called. */
@@ -15,7 +16,7 @@ function slowRequest(port: number, agent?: Agent) {
   let finish!: () => void;
   const done = new Promise<{ status: number; body: string }>((resolve, reject) => {
     const req = request(
-      { host: '127.0.0.1', port, path: '/sign', method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+      { host: '127.0.0.1', port, path: '/digest', method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
       (res) => {
         let text = '';
         res.on('data', (d) => (text += String(d)));
@@ -44,7 +45,7 @@ t.test('SIGTERM with requests in flight: all complete, readiness turns 503, exit
   await new Promise((r) => setTimeout(r, 300));
   inflight.forEach((r) => r.finish());
   const results = await Promise.all(inflight.map((r) => r.done));
-  // Without SIGNING_KEY /sign answers 503 by design; what matters is that each request got its answer.
+  // Without FIXTURE_KEY /digest answers 503 by design; what matters is that each request got its answer.
   t.same(results.map((r) => r.status), [503, 503, 503, 503, 503], 'every in-flight request got its full answer');
   for (const r of results) t.match(JSON.parse(r.body), { error: 'Service Unavailable', statusCode: 503 });
 
@@ -123,6 +124,7 @@ t.test('the drain deadline forces exit 1 when a request never finishes', async (
  * signal that has no handler: only a handler installed before start-up makes this exit.
  */
 async function sigtermDuringStartup(t: Test, asPid1: boolean) {
+  const server = await fixtureServer();
   const sockets: Socket[] = [];
   let reached!: () => void;
   const secretsCalled = new Promise<void>((r) => (reached = r));
@@ -142,7 +144,7 @@ async function sigtermDuringStartup(t: Test, asPid1: boolean) {
     AWS_ACCESS_KEY_ID: 'testing',
     AWS_SECRET_ACCESS_KEY: 'testing',
   });
-  const [command, args] = asPid1 ? ['unshare', ['--pid', '--fork', '--mount-proc', '--kill-child', NODE, requireBuild()]] : [NODE, [requireBuild()]];
+  const [command, args] = asPid1 ? ['unshare', ['--pid', '--fork', '--mount-proc', '--kill-child', NODE, server]] : [NODE, [server]];
   const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   t.teardown(() => void child.kill('SIGKILL'));
   let out = '';

@@ -16,7 +16,7 @@ import { baseEnv, runToExit, startServer } from './helpers/process.js';
 
 const VALUE = `fault-secret-${randomBytes(12).toString('hex')}`;
 const ROTATED = `fault-rotated-${randomBytes(12).toString('hex')}`;
-const SECRET = 'faults/signing';
+const SECRET = 'faults/keyed';
 /** Rows run this many at a time (each is its own function process). */
 const PARALLEL = 2;
 
@@ -110,8 +110,8 @@ async function ready(e: Record<string, string>, note = ''): Promise<Observed> {
   const ms = doneAt - started;
   try {
     const body = '{"row":1}';
-    const res = await fetch(`${server.url}/sign`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
-    const sig = ((await res.json()) as { signature?: string }).signature;
+    const res = await fetch(`${server.url}/digest`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    const sig = ((await res.json()) as { digest?: string }).digest;
     const good = res.status === 200 && sig === createHmac('sha256', VALUE).update(body).digest('hex');
     server.child.kill('SIGTERM');
     const exit = await server.exited;
@@ -177,7 +177,7 @@ t.before(async () => {
   moto = await startMoto(t);
   receiver = await startReceiver();
   t.teardown(() => void receiver.server.close());
-  await moto.createSecret(SECRET, JSON.stringify({ SIGNING_KEY: VALUE }));
+  await moto.createSecret(SECRET, JSON.stringify({ FIXTURE_KEY: VALUE }));
   await moto.createSecret('faults/not-json', `not json ${VALUE}`);
 });
 
@@ -228,12 +228,12 @@ t.test('rotation mid-traffic while refreshes fail: no request fails, last good k
   let stop = false;
   const traffic = async () => {
     while (!stop) {
-      const res = await fetch(`${server.url}/sign`, { method: 'POST', headers: { 'content-type': 'application/json' }, body }).catch(() => undefined);
+      const res = await fetch(`${server.url}/digest`, { method: 'POST', headers: { 'content-type': 'application/json' }, body }).catch(() => undefined);
       if (!res || res.status !== 200) {
         seen.failed += 1;
         continue;
       }
-      const s = ((await res.json()) as { signature: string }).signature;
+      const s = ((await res.json()) as { digest: string }).digest;
       if (s === sig(VALUE)) seen.old += 1;
       else if (s === sig(ROTATED)) {
         seen.rotated += 1;
@@ -247,7 +247,7 @@ t.test('rotation mid-traffic while refreshes fail: no request fails, last good k
   proxy.inject(AWS_ERRORS.throttling);
   // A refresh already past the proxy when the fault starts must not read the new version: let it finish first.
   await sleep(1_500);
-  await moto.putSecret(SECRET, JSON.stringify({ SIGNING_KEY: ROTATED }));
+  await moto.putSecret(SECRET, JSON.stringify({ FIXTURE_KEY: ROTATED }));
   await sleep(3_500);
   const oldDuringFault = seen.old;
   const rotatedDuringFault = seen.rotated;
@@ -266,7 +266,7 @@ t.test('rotation mid-traffic while refreshes fail: no request fails, last good k
   t.comment(
     `fault row ${JSON.stringify({
       fault: 'rotation mid-traffic with refresh throttled',
-      how: 'moto: new SIGNING_KEY version; proxy: ThrottlingException on refresh for 3.5 s, then clear',
+      how: 'moto: new FIXTURE_KEY version; proxy: ThrottlingException on refresh for 3.5 s, then clear',
       expected: 'no failed request; old key served while refresh fails; new key after recovery',
       observed: `${seen.old + seen.rotated} requests, ${seen.failed} failed; ${oldDuringFault} old-key and ${rotatedDuringFault} new-key signatures during the fault; ${warnings.length} refresh warnings`,
       ms: recoverMs,

@@ -150,7 +150,7 @@ function pathArb(routes: string[]) {
     { weight: 6, arbitrary: fc.constantFrom(...routes) },
     { weight: 2, arbitrary: fc.array(pathSegment, { maxLength: 6 }).map((s) => `/${s.join('/')}`) },
     { weight: 1, arbitrary: fc.integer({ min: 100, max: 12_000 }).map((n) => `/${'a'.repeat(n)}`) },
-    { weight: 1, arbitrary: fc.constantFrom('*', 'http://evil.example/', '//double', '/sign/', '/SIGN', '/%00', '/sign%3F', '/ünïcode', '/sign#frag') },
+    { weight: 1, arbitrary: fc.constantFrom('*', 'http://evil.example/', '//double', '/digest/', '/DIGEST', '/%00', '/digest%3F', '/ünïcode', '/digest#frag') },
   );
 }
 
@@ -229,7 +229,7 @@ const headerValue = fc.oneof(
   { weight: 1, arbitrary: fc.constantFrom('ab'.repeat(32), 'AB'.repeat(32), 'zz', '', ' '.repeat(64), '0'.repeat(65)) },
 );
 const headerName = fc.oneof(
-  { weight: 4, arbitrary: fc.constantFrom('x-signature', 'content-encoding', 'accept', 'authorization', 'cookie', 'traceparent', 'tracestate', 'x-forwarded-for', 'expect', 'accept-encoding', 'baggage', 'k-network-probe', 'user-agent') },
+  { weight: 4, arbitrary: fc.constantFrom('x-digest', 'content-encoding', 'accept', 'authorization', 'cookie', 'traceparent', 'tracestate', 'x-forwarded-for', 'expect', 'accept-encoding', 'baggage', 'k-network-probe', 'user-agent') },
   { weight: 2, arbitrary: fc.stringMatching(/^[a-zA-Z0-9-]{1,24}$/) },
   { weight: 1, arbitrary: fc.constantFrom('bad header', 'x:y', 'ü-header', '') },
 );
@@ -350,7 +350,7 @@ async function run(
   const slowHeaders = Array.from({ length: SLOW_HEADER_CONNECTIONS }, () => {
     const s = connect(port, '127.0.0.1');
     s.on('error', () => {});
-    s.write('POST /sign HTTP/1.1\r\nhost: x\r\n');
+    s.write('POST /digest HTTP/1.1\r\nhost: x\r\n');
     const drip = setInterval(() => s.write(`x-drip-${Math.random().toString(36).slice(2, 6)}: 1\r\n`), 200);
     return { s, drip };
   });
@@ -413,11 +413,11 @@ t.comment(`fuzz seed ${SEED} (reproduce: FUZZ_SEED=${SEED} FUZZ_RUNS=${RUNS} nod
 
 t.test(`${RUNS} generated requests to the example function (built bundle): no 5xx, no crash, JSON errors, flat memory`, { timeout: Math.max(240_000, RUNS * 10) }, async (t) => {
   const moto = await startMoto(t);
-  await moto.createSecret('fuzz/signing', JSON.stringify({ SIGNING_KEY: KEY }));
+  await moto.createSecret('fuzz/keyed', JSON.stringify({ FIXTURE_KEY: KEY }));
   const server = await startServer(
     baseEnv({
       ...moto.env,
-      SECRETS: 'fuzz/signing',
+      SECRETS: 'fuzz/keyed',
       BODY_LIMIT_BYTES: String(BODY_LIMIT),
       LOG_LEVEL: 'info',
       K_SERVICE: 'fuzz',
@@ -434,7 +434,7 @@ t.test(`${RUNS} generated requests to the example function (built bundle): no 5x
   t.teardown(() => server.stop());
   const inspector = await Inspector.attach(server.output());
   t.teardown(() => inspector.close());
-  const routes = ['/', '/', '/sign', '/sign', '/sign', '/verify', '/verify', '/healthz', '/readyz', '/metrics'];
+  const routes = ['/', '/', '/digest', '/digest', '/digest', '/digest/check', '/digest/check', '/healthz', '/readyz', '/metrics'];
   // Warm-up (JIT, pools, the C allocator's first arenas) before the memory baseline.
   await run('warm-up', server.port, sample(routes, 2_000, SEED + 1), () => true);
   const requests = sample(routes, RUNS, SEED);
@@ -464,7 +464,7 @@ t.test(`${RUNS} generated requests to the example function (built bundle): no 5x
     heapUsed: [before.heapUsed, middle.heapUsed, after.heapUsed],
     external: [before.external, middle.external, after.external],
   };
-  const signed = await fetch(`${server.url}/sign`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"still":"working"}' });
+  const signed = await fetch(`${server.url}/digest`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"still":"working"}' });
   t.comment(`fuzz figures ${JSON.stringify(figures)}`);
 
   t.equal(figures.requests, RUNS + 2 * SLOW_BODIES, 'every generated request got an outcome');

@@ -6,58 +6,58 @@ import { startMoto } from './helpers/moto.js';
 
 const KEY = 'k3y-for-tests-only-0123456789';
 
-async function signingApp(t: Test, extraEnv: Record<string, string> = {}) {
+async function keyedApp(t: Test, extraEnv: Record<string, string> = {}) {
   const moto = await startMoto(t);
-  await moto.createSecret('fn/signing', JSON.stringify({ SIGNING_KEY: KEY }));
+  await moto.createSecret('fn/keyed', JSON.stringify({ FIXTURE_KEY: KEY }));
   Object.assign(process.env, moto.env);
-  return startApp(t, { env: { ...moto.env, SECRETS: 'fn/signing', ...extraEnv } });
+  return startApp(t, { env: { ...moto.env, SECRETS: 'fn/keyed', ...extraEnv } });
 }
 
-t.test('sign then verify round-trips with the key from Secrets Manager', async (t) => {
-  const { url, spans } = await signingApp(t);
+t.test('a keyed digest round-trips with the key from Secrets Manager', async (t) => {
+  const { url, spans } = await keyedApp(t);
   const body = '{ "order": 42, "items": ["a", "b"] }';
-  const signed = await fetch(`${url}/sign`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  const signed = await fetch(`${url}/digest`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
   t.equal(signed.status, 200);
-  const { signature, algorithm, bytes } = (await signed.json()) as { signature: string; algorithm: string; bytes: number };
+  const { digest: signature, algorithm, bytes } = (await signed.json()) as { digest: string; algorithm: string; bytes: number };
   t.equal(algorithm, 'HMAC-SHA256');
   t.equal(bytes, Buffer.byteLength(body));
   t.equal(signature, createHmac('sha256', KEY).update(body).digest('hex'), 'HMAC of the exact bytes received (spacing kept)');
 
-  const ok = await fetch(`${url}/verify`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-signature': signature }, body });
+  const ok = await fetch(`${url}/digest/check`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-digest': signature }, body });
   t.equal(ok.status, 200);
   t.same(await ok.json(), { valid: true });
 
-  const tampered = await fetch(`${url}/verify`, {
+  const tampered = await fetch(`${url}/digest/check`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-signature': signature },
+    headers: { 'content-type': 'application/json', 'x-digest': signature },
     body: body.replace('42', '43'),
   });
   t.equal(tampered.status, 401, 'a body that was changed does not verify');
   const err = (await tampered.json()) as Record<string, unknown>;
   t.equal(err.error, 'Unauthorized');
-  t.equal(err.message, 'the signature does not match this body');
+  t.equal(err.message, 'the digest does not match this body');
 
   const load = spans().find((s) => s.name === 'secrets.load');
   t.ok(load, 'start-up recorded a secrets.load span');
   const first = spans().find((s) => s.attributes['function.cold_start'] === true);
-  t.equal(first?.name, 'POST /sign');
+  t.equal(first?.name, 'POST /digest');
   t.same(first?.links.map((l) => l.context.spanId), [load?.spanContext().spanId], "the first request's span links to the start-up span");
   t.notMatch(JSON.stringify(spans().map((s) => s.attributes)), KEY, 'no span attribute holds the key');
 });
 
 t.test('bad input gets the right 4xx with a JSON body', async (t) => {
-  const { url } = await signingApp(t, { BODY_LIMIT_BYTES: '1024' });
+  const { url } = await keyedApp(t, { BODY_LIMIT_BYTES: '1024' });
   const cases: Array<[string, RequestInit & { path: string }, number, RegExp]> = [
-    ['malformed JSON', { path: '/sign', method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"a":' }, 400, /not valid JSON/],
-    ['empty JSON body', { path: '/sign', method: 'POST', headers: { 'content-type': 'application/json' }, body: '' }, 400, /empty/],
-    ['a JSON scalar', { path: '/sign', method: 'POST', headers: { 'content-type': 'application/json' }, body: '42' }, 400, /body must be object/],
-    ['prototype pollution', { path: '/sign', method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"__proto__":{"x":1}}' }, 400, /not valid JSON/],
-    ['wrong content type', { path: '/sign', method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hi' }, 415, /Unsupported Media Type/],
-    ['oversize body', { path: '/sign', method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ a: 'x'.repeat(2048) }) }, 413, /too large/i],
+    ['malformed JSON', { path: '/digest', method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"a":' }, 400, /not valid JSON/],
+    ['empty JSON body', { path: '/digest', method: 'POST', headers: { 'content-type': 'application/json' }, body: '' }, 400, /empty/],
+    ['a JSON scalar', { path: '/digest', method: 'POST', headers: { 'content-type': 'application/json' }, body: '42' }, 400, /body must be object/],
+    ['prototype pollution', { path: '/digest', method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"__proto__":{"x":1}}' }, 400, /not valid JSON/],
+    ['wrong content type', { path: '/digest', method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hi' }, 415, /Unsupported Media Type/],
+    ['oversize body', { path: '/digest', method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ a: 'x'.repeat(2048) }) }, 413, /too large/i],
     ['unknown route', { path: '/nope', method: 'GET' }, 404, /no route for GET \/nope/],
-    ['missing signature', { path: '/verify', method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }, 400, /x-signature/],
-    ['malformed signature', { path: '/verify', method: 'POST', headers: { 'content-type': 'application/json', 'x-signature': 'zz' }, body: '{}' }, 400, /x-signature/],
-    ['invalid signature', { path: '/verify', method: 'POST', headers: { 'content-type': 'application/json', 'x-signature': 'ab'.repeat(32) }, body: '{}' }, 401, /does not match/],
+    ['missing signature', { path: '/digest/check', method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }, 400, /x-digest/],
+    ['malformed signature', { path: '/digest/check', method: 'POST', headers: { 'content-type': 'application/json', 'x-digest': 'zz' }, body: '{}' }, 400, /x-digest/],
+    ['invalid signature', { path: '/digest/check', method: 'POST', headers: { 'content-type': 'application/json', 'x-digest': 'ab'.repeat(32) }, body: '{}' }, 401, /does not match/],
     ['unknown query parameter', { path: '/?admin=1', method: 'GET' }, 400, /must NOT have additional properties/],
     ['name too long', { path: `/?name=${'n'.repeat(65)}`, method: 'GET' }, 400, /name/],
   ];
@@ -116,7 +116,7 @@ t.test('a slow client body does not hold the process hostage past its limit', as
   const port = Number(new URL(url).port);
   const status = await new Promise<string>((resolve, reject) => {
     const socket = connect(port, '127.0.0.1', () => {
-      socket.write('POST /sign HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5000000\r\n\r\n');
+      socket.write('POST /digest HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5000000\r\n\r\n');
     });
     let data = '';
     socket.on('data', (d) => {

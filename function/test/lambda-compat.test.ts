@@ -2,52 +2,19 @@
  * Lambda handlers built on published libraries (function/test/fixtures/lambda-compat.ts: the Lambda console's
  * default function, handlers typed with @types/aws-lambda, hono's aws-lambda adapter, middy with its HTTP
  * middlewares, express through serverless-http), each unchanged, bundled as the function the way
- * scripts/build.mjs bundles function/src/function.ts, run as its own process, and driven over HTTP. Every response
+ * scripts/build.mjs bundles a FUNCTION, run as its own process, and driven over HTTP. Every response
  * is compared with what API Gateway HTTP API (payload format 2.0) documents for the same handler result.
  */
-import { build } from 'esbuild';
 import t, { type Test } from 'tap';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { CompatHandler } from './fixtures/lambda-compat.js';
-import { ROOT } from './helpers/paths.js';
+import { fixtureServer } from './helpers/bundle.js';
 import { baseEnv, startServer, type RunningServer } from './helpers/process.js';
 
 const GATEWAY_500 = '{"message":"Internal Server Error"}';
 const FORM = 'a=1&b=%C3%A9&b=2';
 
-const dir = mkdtempSync(join(tmpdir(), 'lambda-compat-'));
-t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-
-/** The server bundle with the fixture module in place of function/src/function.ts. */
-async function bundle(): Promise<string> {
-  const fixture = join(ROOT, 'function/test/fixtures/lambda-compat.ts');
-  await build({
-    entryPoints: { server: join(ROOT, 'function/src/boot.ts') },
-    outdir: dir,
-    bundle: true,
-    splitting: true,
-    format: 'esm',
-    platform: 'node',
-    mainFields: ['module', 'main'],
-    target: 'node24',
-    logLevel: 'warning',
-    banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
-    plugins: [
-      {
-        name: 'function-module',
-        setup(b) {
-          b.onResolve({ filter: /^\.\/function\.js$/ }, (args) => (args.importer.endsWith('/src/app.ts') ? { path: fixture } : undefined));
-        },
-      },
-    ],
-  });
-  writeFileSync(join(dir, 'package.json'), '{"type":"module"}\n');
-  return join(dir, 'server.js');
-}
-
-const script = await bundle();
+/** The server bundle with the fixture module as the function (built as scripts/build.mjs builds FUNCTION). */
+const script = await fixtureServer('lambda-compat');
 
 async function serve(t: Test, name: CompatHandler): Promise<RunningServer> {
   const server = await startServer(

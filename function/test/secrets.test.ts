@@ -19,7 +19,7 @@ t.before(async () => {
   moto = await startMoto(t);
   // In-process stores use the SDK's default chain and endpoint variables, exactly as in a pod.
   Object.assign(process.env, moto.env);
-  await moto.createSecret('app/one', JSON.stringify({ SIGNING_KEY: VALUE, SHARED: 'from-one' }));
+  await moto.createSecret('app/one', JSON.stringify({ FIXTURE_KEY: VALUE, SHARED: 'from-one' }));
   await moto.createSecret('app/two', JSON.stringify({ DB_PASSWORD: 'pw', SHARED: 'from-two', PORT: 5432, NESTED: { a: 1 } }));
   await moto.createSecret('app/not-json', `plain ${VALUE}`);
   await moto.createSecret('app/array', JSON.stringify([VALUE]));
@@ -33,7 +33,7 @@ t.test('loads several secrets and merges their keys; later ids win', async (t) =
   t.equal(s.loaded, false);
   await s.load();
   t.equal(s.loaded, true);
-  t.equal(s.get('SIGNING_KEY'), VALUE);
+  t.equal(s.get('FIXTURE_KEY'), VALUE);
   t.equal(s.get('DB_PASSWORD'), 'pw');
   t.equal(s.get('SHARED'), 'from-two');
   t.equal(s.get('PORT'), '5432', 'non-string values become their JSON text');
@@ -44,22 +44,22 @@ t.test('loads several secrets and merges their keys; later ids win', async (t) =
 });
 
 t.test('rotation is picked up after the TTL, and a failed refresh keeps the last good values', async (t) => {
-  await moto.createSecret('app/rotating', JSON.stringify({ SIGNING_KEY: 'old' }));
+  await moto.createSecret('app/rotating', JSON.stringify({ FIXTURE_KEY: 'old' }));
   const results: string[] = [];
   const s = store(['app/rotating'], 1, (r) => results.push(r));
   await s.load();
   s.startRefresh();
   t.teardown(() => s.stop());
-  t.equal(s.get('SIGNING_KEY'), 'old');
-  await moto.putSecret('app/rotating', JSON.stringify({ SIGNING_KEY: 'new' }));
+  t.equal(s.get('FIXTURE_KEY'), 'old');
+  await moto.putSecret('app/rotating', JSON.stringify({ FIXTURE_KEY: 'new' }));
   const until = Date.now() + 5_000;
-  while (s.get('SIGNING_KEY') !== 'new' && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
-  t.equal(s.get('SIGNING_KEY'), 'new', 'the new value is served within the TTL (+jitter)');
+  while (s.get('FIXTURE_KEY') !== 'new' && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+  t.equal(s.get('FIXTURE_KEY'), 'new', 'the new value is served within the TTL (+jitter)');
   t.ok(results.includes('success'));
 
   await moto.putSecret('app/rotating', 'not json any more');
   t.equal(await s.refresh(), false, 'a refresh that fails reports failure');
-  t.equal(s.get('SIGNING_KEY'), 'new', 'and keeps the last good value');
+  t.equal(s.get('FIXTURE_KEY'), 'new', 'and keeps the last good value');
   t.equal(results.at(-1), 'failure');
 });
 
@@ -147,7 +147,7 @@ t.test('a healthy start-up with secrets: ready, signs, and never prints a value'
   const server = await startServer(baseEnv({ ...moto.env, SECRETS: 'app/one,app/two', LOG_LEVEL: 'debug' }));
   t.teardown(() => server.stop());
   t.equal((await fetch(`${server.url}/readyz`)).status, 200);
-  const signed = await fetch(`${server.url}/sign`, {
+  const signed = await fetch(`${server.url}/digest`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${VALUE}`, cookie: `session=${VALUE}` },
     body: '{"x":1}',
@@ -181,10 +181,10 @@ t.test('the store serialises to secret names only, however user code logs it', a
   const printed = `${out}\n${JSON.stringify(s)}\n${JSON.stringify({ ...s })}\n${format('%s %O', s, s)}`;
   t.notMatch(printed, VALUE, 'no secret value');
   t.notMatch(printed, 'from-one');
-  t.same(JSON.parse(JSON.stringify(s)), { ids: ['app/one'], keys: ['SIGNING_KEY', 'SHARED'], loaded: true }, 'ids and key names');
+  t.same(JSON.parse(JSON.stringify(s)), { ids: ['app/one'], keys: ['FIXTURE_KEY', 'SHARED'], loaded: true }, 'ids and key names');
   t.match(out.split('\n')[0], /"ids":\["app\/one"\]/, 'a logged store names its secrets');
-  t.match(inspect(s), /^SecretStore \{ ids: \[ 'app\/one' \], keys: \[ 'SIGNING_KEY', 'SHARED' \], loaded: true \}$/);
-  t.equal(s.get('SIGNING_KEY'), VALUE, 'the values are still there for get()');
+  t.match(inspect(s), /^SecretStore \{ ids: \[ 'app\/one' \], keys: \[ 'FIXTURE_KEY', 'SHARED' \], loaded: true \}$/);
+  t.equal(s.get('FIXTURE_KEY'), VALUE, 'the values are still there for get()');
 });
 
 t.test('stop() while a refresh is in flight: no refresh after it', async (t) => {

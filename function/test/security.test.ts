@@ -39,7 +39,7 @@ t.test('/metrics is served only on METRICS_PORT, never on the public port', asyn
   const metrics = await fetch(`${server.metricsUrl}/metrics`);
   t.equal(metrics.status, 200, 'the metrics port serves /metrics');
   t.match(await metrics.text(), /http_server_active_requests/);
-  const other = await fetch(`${server.metricsUrl}/sign`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+  const other = await fetch(`${server.metricsUrl}/digest`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
   t.not(other.status, 200, 'the metrics port serves nothing else');
 });
 
@@ -49,8 +49,8 @@ t.test('helmet headers on every response: success, client errors, unknown routes
     ['/', {}],
     ['/?name=' + 'x'.repeat(100), {}],
     ['/nope', {}],
-    ['/sign', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'x' }],
-    ['/sign', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ a: 'x'.repeat(100) }) }],
+    ['/digest', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'x' }],
+    ['/digest', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ a: 'x'.repeat(100) }) }],
     ['/healthz', {}],
   ];
   for (const [path, init] of requests) {

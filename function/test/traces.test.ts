@@ -112,7 +112,7 @@ t.test('the first request is marked as the cold start and carries Server-Timing'
   const second = await fetch(url);
   t.equal(((await first.json()) as { firstRequest: boolean }).firstRequest, true);
   t.equal(((await second.json()) as { firstRequest: boolean }).firstRequest, false);
-  t.match(first.headers.get('server-timing'), /^config;dur=\d+\.\d, first_response;dur=\d+\.\d, total;dur=\d+\.\d$/);
+  t.match(first.headers.get('server-timing'), /^config;dur=\d+\.\d, telemetry;dur=\d+\.\d, listen;dur=\d+\.\d, first_response;dur=\d+\.\d, total;dur=\d+\.\d$/);
   t.equal(second.headers.get('server-timing'), null, 'only the first response');
   t.equal(spans()[0]?.attributes['function.cold_start'], true);
   t.notOk(spans()[1] && 'function.cold_start' in spans()[1]!.attributes);

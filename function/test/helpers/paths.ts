@@ -3,7 +3,6 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-export const SERVER = join(ROOT, 'dist/server.js');
 /** Node 24 from the `node` dev dependency: what the image runs. */
 export const NODE = join(ROOT, 'node_modules/.bin/node');
 
@@ -12,9 +11,4 @@ export function tool(relative: string): string {
   const path = join(ROOT, relative);
   if (!existsSync(path)) throw new Error(`${relative} is missing: run \`make tools\``);
   return path;
-}
-
-export function requireBuild(): string {
-  if (!existsSync(SERVER)) throw new Error('dist/server.js is missing: run `npm run build` (make test does)');
-  return SERVER;
 }

@@ -1,9 +1,11 @@
 /**
- * Runs the built function (dist/server.js) as its own process, the way the image does, and captures its output.
+ * Runs a server bundle as its own process, the way the image does, and captures its output. The bundle is the runtime
+ * around a fixture function (helpers/bundle.ts: the basic fixture unless a test names another), never dist/.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { NODE, requireBuild } from './paths.js';
+import { fixtureServer } from './bundle.js';
+import { NODE } from './paths.js';
 
 export interface RunningServer {
   child: ChildProcess;
@@ -40,9 +42,10 @@ export function baseEnv(extra: Record<string, string> = {}): Record<string, stri
 }
 
 /** Runs the server until it exits on its own (start-up failures); kills it after `timeoutMs`. */
-export async function runToExit(env: Record<string, string>, timeoutMs = 20_000): Promise<SpawnResult> {
+export async function runToExit(env: Record<string, string>, timeoutMs = 20_000, script?: string): Promise<SpawnResult> {
+  const bundle = script ?? (await fixtureServer());
   const started = Date.now();
-  const child = spawn(NODE, [requireBuild()], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(NODE, [bundle], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += String(d)));
@@ -60,21 +63,22 @@ export async function runToExit(env: Record<string, string>, timeoutMs = 20_000)
  * Memory figures need this: with tap's hooks the process holds the parsed source map (about 22 MiB more heap) and its
  * RSS behaves differently.
  */
-export function asImage(env: Record<string, string>): [string, string[]] {
+export function asImage(env: Record<string, string>, script: string): [string, string[]] {
   const nodeOptions = env.NODE_OPTIONS ? [`NODE_OPTIONS=${env.NODE_OPTIONS}`] : [];
-  return ['/usr/bin/env', ['-u', 'NODE_OPTIONS', ...nodeOptions, NODE, requireBuild()]];
+  return ['/usr/bin/env', ['-u', 'NODE_OPTIONS', ...nodeOptions, NODE, script]];
 }
 
 export interface StartOptions {
   /** Run the bundle without the test runner's injected hooks (see asImage); needed for memory figures. */
   exact?: boolean;
-  /** Another bundle of the server to run (built like dist/server.js around a different function module). */
+  /** The server bundle to run (helpers/bundle.ts fixtureServer(name)); the basic fixture's when not given. */
   script?: string;
 }
 
 /** Starts the server and waits for its `listening` line. */
 export async function startServer(env: Record<string, string>, timeoutMs = 20_000, options: StartOptions = {}): Promise<RunningServer> {
-  const [command, args] = options.exact ? asImage(env) : [NODE, [options.script ?? requireBuild()]];
+  const script = options.script ?? (await fixtureServer());
+  const [command, args] = options.exact ? asImage(env, script) : [NODE, [script]];
   const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) =>

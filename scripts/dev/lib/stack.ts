@@ -90,6 +90,8 @@ export interface StackOptions {
   tracingSamplingRate?: number;
   /** Extra environment for the function (beyond what the chart sets). */
   functionEnv?: Record<string, string>;
+  /** The key of the generated secret seeded in moto (and rotated by rotateSigningKey); SIGNING_KEY by default. */
+  secretKey?: string;
   /** Called with each output line of each process. */
   onLine?: (process: string, line: string) => void;
   /** Progress messages ("jaeger ready in 812 ms"). */
@@ -148,14 +150,16 @@ export class Stack {
     return new SecretsManagerClient({ region: AWS_REGION, endpoint: this.endpoints.SECRETS_ENDPOINT, credentials: DUMMY_CREDENTIALS });
   }
 
-  /** Puts a new SIGNING_KEY version (rotation); returns the key. */
+  /** Puts a new version of the seeded secret key (rotation); returns the key. */
   async rotateSigningKey(key = randomBytes(32).toString('hex')): Promise<string> {
-    await this.secretsClient().send(new PutSecretValueCommand({ SecretId: this.secretId, SecretString: JSON.stringify({ SIGNING_KEY: key }) }));
+    await this.secretsClient().send(new PutSecretValueCommand({ SecretId: this.secretId, SecretString: JSON.stringify({ [this.secretKey]: key }) }));
     return key;
   }
 
   /** The signing key currently stored in moto. */
   signingKey = '';
+  /** Its key name in the secret. */
+  secretKey = 'SIGNING_KEY';
 
   static async start(options: StackOptions): Promise<Stack> {
     const root = options.root ?? REPO_ROOT;
@@ -256,6 +260,7 @@ export class Stack {
     };
     const stack = new Stack({ endpoints, model, network, stateDir });
     stack.signingKey = signingKey;
+    stack.secretKey = options.secretKey ?? stack.secretKey;
     const logDir = join(stateDir, 'logs');
     const baseEnv: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', LANG: 'C.UTF-8', TZ: 'UTC' };
     const spawnProc = (name: string, command: string, args: string[], env: NodeJS.ProcessEnv, inPod = false): Proc => {
@@ -299,7 +304,7 @@ export class Stack {
 
       await waitFor('moto to answer', async () => (await httpGet(`${motoUrl}/moto-api/`)).status < 500, { timeoutMs: 30_000, proc: moto });
       const sm = stack.secretsClient();
-      await sm.send(new CreateSecretCommand({ Name: LOCAL_SECRET_ID, SecretString: JSON.stringify({ SIGNING_KEY: signingKey }) }));
+      await sm.send(new CreateSecretCommand({ Name: LOCAL_SECRET_ID, SecretString: JSON.stringify({ [stack.secretKey]: signingKey }) }));
       say(`moto ready, secret ${LOCAL_SECRET_ID} seeded (${t()})`);
       await waitFor('Jaeger query API', async () => (await httpGet(`${endpoints.JAEGER_URL}/api/services`)).status === 200, {
         timeoutMs: 30_000,

@@ -15,7 +15,7 @@ t.test('containerConcurrency 1: parallel slow requests are served one at a time,
   const bodyMs = 800;
   const started = Date.now();
   const replies = await Promise.all(
-    Array.from({ length: n }, (_, i) => send(`${stack.endpoints.FUNCTION_URL}/sign`, { body: jsonBody(`c${i}`), bodyMs })),
+    Array.from({ length: n }, (_, i) => send(`${stack.endpoints.FUNCTION_URL}/digest`, { body: jsonBody(`c${i}`), bodyMs })),
   );
   const elapsed = Date.now() - started;
   for (const [i, r] of replies.entries()) t.equal(r.status, 200, `request ${i} succeeded: ${r.body}`);

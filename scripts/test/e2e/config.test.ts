@@ -99,9 +99,9 @@ t.test('the trace printer draws a tree with services, durations, status, attribu
         references: [{ refType: 'CHILD_OF', traceID: T, spanID: 'caller' }], tags: [{ key: 'span.kind', value: 'server' }],
       },
       {
-        traceID: T, spanID: 'b2', operationName: 'POST /sign', processID: 'p1', startTime: 2_000, duration: 3_000,
+        traceID: T, spanID: 'b2', operationName: 'POST /digest', processID: 'p1', startTime: 2_000, duration: 3_000,
         references: [{ refType: 'CHILD_OF', traceID: T, spanID: 'a1' }, { refType: 'FOLLOWS_FROM', traceID: 'ff', spanID: 'c3' }],
-        tags: [{ key: 'span.kind', value: 'server' }, { key: 'http.route', value: '/sign' }, { key: 'http.response.status_code', value: 500 }, { key: 'otel.status_code', value: 'ERROR' }],
+        tags: [{ key: 'span.kind', value: 'server' }, { key: 'http.route', value: '/digest' }, { key: 'http.response.status_code', value: 500 }, { key: 'otel.status_code', value: 'ERROR' }],
       },
     ],
   };
@@ -112,7 +112,7 @@ t.test('the trace printer draws a tree with services, durations, status, attribu
     [
       `trace ${T}: 2 spans, 2 services (knative-fn-00001, knative-fn), 5.0 ms`,
       'knative-fn-00001  queue [server]  5.0 ms  unset  +0 µs  (child of caller, not in this trace: the caller\'s span)',
-      '└─ knative-fn  POST /sign [server]  3.0 ms  ERROR  http.route=/sign http.response.status_code=500  +1.0 ms',
+      '└─ knative-fn  POST /digest [server]  3.0 ms  ERROR  http.route=/digest http.response.status_code=500  +1.0 ms',
       '      ↪ links to knative-fn  secrets.load  45.0 ms  unset  (trace ff)',
     ].join('\n'),
     out,

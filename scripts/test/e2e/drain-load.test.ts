@@ -24,7 +24,7 @@ t.test('constant load through queue-proxy during the pod shutdown sequence: no r
   const fn = stack.proc('function');
   const qp = stack.proc('queue-proxy');
 
-  const load = new Load({ url: `${stack.endpoints.FUNCTION_URL}/sign`, body: JSON.stringify({ order: 1, pad: 'x'.repeat(200) }), concurrency: CONCURRENCY }).start();
+  const load = new Load({ url: `${stack.endpoints.FUNCTION_URL}/digest`, body: JSON.stringify({ order: 1, pad: 'x'.repeat(200) }), concurrency: CONCURRENCY }).start();
   await sleep(WARM_MS);
 
   // The kubelet: SIGTERM to queue-proxy and the function container's preStop hook at the same time.

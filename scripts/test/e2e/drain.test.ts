@@ -17,7 +17,7 @@ t.test('SIGTERM to queue-proxy and the function with requests in flight: none fa
   t.equal(warm.status, 200, 'warm-up request');
 
   // Requests whose bodies are still arriving when the signals land; the last one starts last.
-  const inFlight = Array.from({ length: 4 }, (_, i) => send(`${stack.endpoints.FUNCTION_URL}/sign`, { body: jsonBody(`d${i}`), bodyMs: 1_500 + i * 200 }));
+  const inFlight = Array.from({ length: 4 }, (_, i) => send(`${stack.endpoints.FUNCTION_URL}/digest`, { body: jsonBody(`d${i}`), bodyMs: 1_500 + i * 200 }));
   await sleep(400);
   const signalledAt = Date.now();
   qp.signal('SIGTERM');
@@ -33,7 +33,7 @@ t.test('SIGTERM to queue-proxy and the function with requests in flight: none fa
   t.same(fnExit, { code: 0, signal: null }, 'the function exited 0');
   const trace = await waitForTrace(stack.endpoints.JAEGER_URL, last.traceId!, (tr) => !!functionServerSpan(tr, service));
   const span = functionServerSpan(trace, service)!;
-  t.equal(span.operationName, 'POST /sign', "the last request's span reached Jaeger after the function exited");
+  t.equal(span.operationName, 'POST /digest', "the last request's span reached Jaeger after the function exited");
 
   const qpExit = await qp.exited;
   t.same(qpExit, { code: 0, signal: null }, `queue-proxy exited 0 after draining (${Math.round((Date.now() - signalledAt) / 1000)} s)`);

@@ -13,6 +13,7 @@ import type { Test } from 'tap';
 import { fetchTrace, type JaegerSpan, type JaegerTrace } from '../../trace.ts';
 import { REPO_ROOT, Stack, toolPaths, type StackOptions } from '../../dev/lib/stack.ts';
 import { portInUse, StackError } from '../../dev/lib/wait.ts';
+import { fixtureServer } from '../../../function/test/helpers/bundle.ts';
 
 export { REPO_ROOT };
 
@@ -22,9 +23,18 @@ process.once('SIGTERM', () => process.exit(143));
 
 export type StartOptions = Omit<StackOptions, 'stateDir' | 'isolate'>;
 
-/** Fails the test (never skips) when a tool or the build is missing. */
-export function requirements(): string | undefined {
-  for (const [name, path] of Object.entries(toolPaths())) {
+/**
+ * The stack's tools, with the function: the runtime around the basic fixture (function/test/fixtures/basic, its
+ * secret key FIXTURE_KEY), never the example; DEV_FUNCTION_ENTRY still names another bundle.
+ */
+async function tools(): Promise<ReturnType<typeof toolPaths>> {
+  const paths = toolPaths();
+  return process.env.DEV_FUNCTION_ENTRY ? paths : { ...paths, functionEntry: await fixtureServer('basic') };
+}
+
+/** Fails the test (never skips) when a tool is missing. */
+export function requirements(paths = toolPaths()): string | undefined {
+  for (const [name, path] of Object.entries(paths)) {
     if (!existsSync(path)) return `${name} not found at ${path}: ${name === 'functionEntry' ? 'run make build' : 'run make tools'}`;
   }
   return undefined;
@@ -41,7 +51,8 @@ export const canIsolate = (): boolean => {
 };
 
 export async function startStack(t: Test, options: StartOptions = {}): Promise<Stack> {
-  const missing = requirements();
+  const paths = await tools();
+  const missing = requirements(paths);
   if (missing) throw new Error(missing);
   const isolate = canIsolate();
   if (!isolate) {
@@ -56,7 +67,7 @@ export async function startStack(t: Test, options: StartOptions = {}): Promise<S
   const stateDir = mkdtempSync(join(tmpdir(), 'knative-fn-e2e-'));
   let stack: Stack;
   try {
-    stack = await Stack.start({ ...options, stateDir, isolate, scrapeInterval: options.scrapeInterval ?? '1s' });
+    stack = await Stack.start({ secretKey: 'FIXTURE_KEY', tools: paths, ...options, stateDir, isolate, scrapeInterval: options.scrapeInterval ?? '1s' });
   } catch (err) {
     rmSync(stateDir, { recursive: true, force: true });
     if (err instanceof StackError) throw new Error(`${err.message}${err.hint ? `\n${err.hint}` : ''}`);

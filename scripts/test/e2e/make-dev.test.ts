@@ -10,7 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createPodNetwork } from '../../dev/lib/netns.ts';
+import { fixtureServer } from '../../../function/test/helpers/bundle.ts';
+import { toolPaths } from '../../dev/lib/stack.ts';
 import { canIsolate, REPO_ROOT, requirements } from './harness.ts';
+
+// make dev runs the runtime around the basic fixture here (DEV_FUNCTION_ENTRY), not whatever make build last built.
+const functionEntry = process.env.DEV_FUNCTION_ENTRY || (await fixtureServer('basic'));
 
 interface Run {
   lines: Record<string, string>;
@@ -23,7 +28,7 @@ interface Run {
 function startDev(wrap: (c: string, a: string[]) => { command: string; args: string[] }, stateDir: string): Promise<Run> {
   const cmd = wrap(join(REPO_ROOT, 'node_modules/.bin/node'), [join(REPO_ROOT, 'scripts/dev/main.ts')]);
   const started = Date.now();
-  const child = spawn(cmd.command, cmd.args, { cwd: REPO_ROOT, env: { ...process.env, DEV_STATE_DIR: stateDir }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(cmd.command, cmd.args, { cwd: REPO_ROOT, env: { ...process.env, DEV_STATE_DIR: stateDir, DEV_FUNCTION_ENTRY: functionEntry }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
   return new Promise<Run>((resolve, reject) => {
@@ -42,7 +47,7 @@ function startDev(wrap: (c: string, a: string[]) => { command: string; args: str
 }
 
 t.test('make dev: endpoint lines, a working curl, Ctrl-C leaves nothing running, and a second run works', { timeout: 240_000 }, async (t) => {
-  const missing = requirements();
+  const missing = requirements({ ...toolPaths(), functionEntry });
   if (missing) {
     t.fail(missing);
     return;

@@ -49,8 +49,8 @@ t.test('a request through queue-proxy is one trace: caller span -> queue-proxy s
   const callerTrace = '4bf92f3577b34da6a3ce929d0e0e4736';
   const callerSpan = '00f067aa0ba902b7';
   const body = JSON.stringify({ hello: 'world' });
-  const signed = await send(`${fnUrl}/sign`, { body, headers: { traceparent: `00-${callerTrace}-${callerSpan}-01` } });
-  t.equal(signed.status, 200, `POST /sign: ${signed.body}`);
+  const signed = await send(`${fnUrl}/digest`, { body, headers: { traceparent: `00-${callerTrace}-${callerSpan}-01` } });
+  t.equal(signed.status, 200, `POST /digest: ${signed.body}`);
   t.equal(signed.traceId, callerTrace, 'traceresponse continues the caller trace');
 
   const trace = await waitForTrace(stack.endpoints.JAEGER_URL, callerTrace, (tr) => {
@@ -60,8 +60,8 @@ t.test('a request through queue-proxy is one trace: caller span -> queue-proxy s
   const fnSpans = functionServerSpans(trace, service);
   t.equal(fnSpans.length, 1, 'exactly one SERVER span of the function in the trace');
   const fnSpan = fnSpans[0]!;
-  t.equal(fnSpan.operationName, 'POST /sign', 'span named {METHOD} {route}');
-  t.equal(tagOf(fnSpan, 'http.route'), '/sign', 'span has http.route');
+  t.equal(fnSpan.operationName, 'POST /digest', 'span named {METHOD} {route}');
+  t.equal(tagOf(fnSpan, 'http.route'), '/digest', 'span has http.route');
   t.equal(fnSpan.traceID, callerTrace, 'same trace as the caller');
 
   // Walk up from the function's span: queue-proxy's spans, then the caller's span (not in Jaeger: it is ours).
@@ -90,7 +90,7 @@ t.test('a request through queue-proxy is one trace: caller span -> queue-proxy s
   });
   t.comment(stdout);
   t.match(stdout, new RegExp(`^trace ${callerTrace}: \\d+ spans, 2 services`), 'summary line');
-  t.match(stdout, /POST \/sign \[server\] .*http\.route=\/sign/, 'the function span with its route');
+  t.match(stdout, /POST \/digest \[server\] .*http\.route=\/digest/, 'the function span with its route');
   t.match(stdout, /child of 00f067aa0ba902b7, not in this trace/, "the caller's span is named as the root's parent");
   t.match(stdout, /(?:├─|└─) /, 'printed as a tree');
 
