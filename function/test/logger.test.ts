@@ -1,6 +1,8 @@
 import t from 'tap';
 import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
+import { MIN_REDACTED_VALUE_LENGTH } from '../src/logger.js';
+import { build } from '../src/testing.js';
 import { startApp } from './helpers/app.js';
 
 /** A pino child logger, and every method and property it has (own and inherited): the surface authors may rely on. */
@@ -87,4 +89,31 @@ t.test('a request that logs nothing gets no pino child', async (t) => {
   const res = await fetch(`${url}/quiet`);
   t.same(await res.json(), { debug: false, level: 'info' });
   t.equal(children, 0);
+});
+
+t.test('secret values are kept out of log lines whatever the field, the message or the escaping', async (t) => {
+  const TOKEN = 'p4rtner-t0ken-value';
+  const QUOTED = 'pa"ss\\word-with-escapes';
+  const fn = await build(
+    {
+      routes: async (app) => {
+        app.get('/leaky', async (request) => {
+          const token = app.secrets.get('PARTNER_TOKEN') ?? '';
+          request.log.info({ partner: { apiToken: token }, list: [token], quoted: app.secrets.get('DB_PASSWORD') }, `calling with ${token}`);
+          request.log.error(new Error(`upstream refused ${token}`), 'upstream failed');
+          app.log.warn({ short: app.secrets.get('SHORT') }, 'short values are left alone');
+          return { ok: true };
+        });
+      },
+    },
+    { secrets: { PARTNER_TOKEN: TOKEN, DB_PASSWORD: QUOTED, SHORT: 'abc' } },
+  );
+  t.teardown(() => fn.close());
+  t.equal((await fn.app.inject({ url: '/leaky' })).statusCode, 200);
+  const raw = JSON.stringify(fn.logs());
+  t.notMatch(raw, 'p4rtner', 'the token is in no line: fields, arrays, messages, error messages and stacks');
+  t.notMatch(raw, 'with-escapes', 'a value with characters JSON escapes is found in its escaped form');
+  const line = fn.logs().find((l) => l.msg === 'calling with [Redacted]');
+  t.match(line, { partner: { apiToken: '[Redacted]' }, list: ['[Redacted]'], quoted: '[Redacted]' });
+  t.match(fn.logs().find((l) => l.msg === 'short values are left alone'), { short: 'abc' }, `values under ${MIN_REDACTED_VALUE_LENGTH} characters are not searched for`);
 });

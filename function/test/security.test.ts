@@ -110,7 +110,7 @@ t.test('every response carries exactly the headers @fastify/helmet sets globally
 const CREDENTIAL = 'Bearer cr3dential-that-must-not-be-logged';
 const COOKIE = 'session=c00kie-that-must-not-be-logged';
 
-t.test('request logs redact authorization and cookie headers, also when user code logs the request', async (t) => {
+t.test('request logs redact authorization, cookie and x-api-key headers, also when user code logs the request', async (t) => {
   const routes: FastifyPluginAsync = async (app) => {
     app.get('/logs-everything', async (request) => {
       request.log.info({ req: { headers: request.headers }, headers: request.headers }, 'user code logged the request headers');
@@ -119,15 +119,17 @@ t.test('request logs redact authorization and cookie headers, also when user cod
   };
   const { url, rawLogs, logs } = await startApp(t, { fn: { routes }, env: { LOG_LEVEL: 'debug' } });
   for (const path of ['/logs-everything', '/nope']) {
-    await fetch(`${url}${path}`, { headers: { authorization: CREDENTIAL, cookie: COOKIE, 'x-amz-security-token': 'amz-t0ken' } });
+    await fetch(`${url}${path}`, { headers: { authorization: CREDENTIAL, cookie: COOKIE, 'x-amz-security-token': 'amz-t0ken', 'x-api-key': 'ap1-key-that-must-not-be-logged' } });
   }
   const raw = rawLogs();
   t.notMatch(raw, 'cr3dential', 'no authorization value in any log line');
   t.notMatch(raw, 'c00kie', 'no cookie value in any log line');
+  t.notMatch(raw, 'ap1-key', 'no x-api-key value in any log line');
   const logged = logs().find((l) => l.msg === 'user code logged the request headers') as { headers: Record<string, string> } | undefined;
   t.ok(logged, `the user's line is logged:\n${raw}`);
   t.equal(logged?.headers.authorization, '[Redacted]', 'user-logged authorization is redacted');
   t.equal(logged?.headers.cookie, '[Redacted]', 'user-logged cookie is redacted');
+  t.equal(logged?.headers['x-api-key'], '[Redacted]', 'user-logged x-api-key is redacted');
   t.equal(logged?.headers['user-agent'], 'node', 'other headers are kept');
 });
 
