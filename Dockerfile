@@ -12,7 +12,10 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY scripts/build.mjs ./scripts/build.mjs
+COPY scripts/lib/bundle.mjs ./scripts/lib/bundle.mjs
 COPY function ./function
+# The function to build (README, "Write your function"): docker build --build-arg FUNCTION=function/my-fn
+ARG FUNCTION=function/example
 # The compile cache is made here, for the user the image runs as (see docs/performance.md).
 RUN node scripts/build.mjs --compile-cache-uid=65532
 

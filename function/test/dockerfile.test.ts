@@ -128,6 +128,7 @@ t.test('replaying the build and starting the result as uid 65532 from a read-onl
     stageRoots.set(stage.name, stageRoot);
     workdir = stageRoot;
     env = {};
+    const buildArgs: Record<string, string> = {};
     for (const step of stage.steps) {
       const started = Date.now();
       if (step.op === 'WORKDIR') {
@@ -147,12 +148,16 @@ t.test('replaying the build and starting the result as uid 65532 from a read-onl
         const r = spawnSync('sh', ['-c', step.args], {
           cwd: workdir,
           // The build machine's environment (registry, proxy and CA settings), with the image's Node first on PATH.
-          env: { ...process.env, PATH: `${nodeDir}:${process.env.PATH}`, npm_config_update_notifier: 'false' },
+          env: { ...process.env, ...buildArgs, PATH: `${nodeDir}:${process.env.PATH}`, npm_config_update_notifier: 'false' },
           encoding: 'utf8',
           maxBuffer: 64 * 1024 * 1024,
         });
         t.equal(r.status, 0, `RUN ${step.args} (${Date.now() - started} ms)${r.status === 0 ? '' : `\n${r.stdout}\n${r.stderr}`}`);
         if (r.status !== 0) return;
+      } else if (step.op === 'ARG') {
+        // A stage's ARG is in its RUN steps' environment, with its default unless docker build --build-arg sets it.
+        const [k = '', v = ''] = step.args.split('=');
+        buildArgs[k] = v;
       } else if (step.op === 'ENV') {
         const [k = '', v = ''] = step.args.split('=');
         env[k] = v;
