@@ -1,0 +1,39 @@
+/**
+ * The build takes the function by path (FUNCTION): it says clearly when the path names nothing, or a module that
+ * exports neither `routes` nor `handler`, before type-checking or bundling anything.
+ */
+import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { checkExports, functionModule } from '../../scripts/lib/bundle.mjs';
+import { NODE, ROOT } from './helpers/paths.js';
+
+const build = (fn: string) => spawnSync(NODE, ['scripts/build.mjs'], { cwd: ROOT, env: { ...process.env, FUNCTION: fn }, encoding: 'utf8' });
+
+t.test('a folder is its index.ts; a .ts file is itself', async (t) => {
+  t.equal(functionModule('function/example'), join(ROOT, 'function/example/index.ts'));
+  t.equal(functionModule('function/test/fixtures/lambda-compat.ts'), join(ROOT, 'function/test/fixtures/lambda-compat.ts'));
+  t.same(await checkExports(functionModule('function/test/fixtures/lifecycle')), ['init', 'routes', 'shutdown']);
+});
+
+t.test('FUNCTION naming nothing: the build stops at once and says so', async (t) => {
+  const r = build('function/no-such-function');
+  t.equal(r.status, 1);
+  t.match(r.stderr, 'build: FUNCTION=function/no-such-function: no such folder or file');
+  t.notMatch(r.stdout, /type-check/, 'nothing else ran');
+  const empty = build('function/test/helpers');
+  t.equal(empty.status, 1);
+  t.match(empty.stderr, 'FUNCTION=function/test/helpers: the folder has no index.ts');
+});
+
+t.test('a module exporting neither routes nor handler: the build stops and names what it exports', async (t) => {
+  const dir = mkdtempSync(join(ROOT, 'function/test/fixtures/.tmp-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'index.ts'), "export const route = async () => {};\nexport function init() {}\n");
+  const r = build(relative(ROOT, dir));
+  t.equal(r.status, 1);
+  t.match(r.stderr, /exports neither `routes` \(a Fastify plugin\) nor `handler` \(a Lambda handler\); it exports: init, route/);
+  writeFileSync(join(dir, 'index.ts'), "export { handler } from '../lambda-echo/index.ts';\n");
+  t.same(await checkExports(join(dir, 'index.ts')), ['handler'], 'a re-export counts');
+});
