@@ -22,7 +22,7 @@ t.test('deploy-dev: preflight, apply, build by digest, helm with that digest, wa
     'aws ecr get-login-password --region eu-west-1',
     `docker login --username AWS --password-stdin ${ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com`,
     TAG_CHECK,
-    `docker buildx build --platform linux/arm64 --file ${ROOT}/Dockerfile --tag ${REPO}:${COMMIT} --label org.opencontainers.image.revision=${COMMIT} --provenance=false --metadata-file <tmp>/metadata.json --push ${ROOT}`,
+    `docker buildx build --platform linux/arm64 --file ${ROOT}/Dockerfile --tag ${REPO}:${COMMIT} --label org.opencontainers.image.revision=${COMMIT} --provenance=false --build-arg FUNCTION=function/example --metadata-file <tmp>/metadata.json --push ${ROOT}`,
     helm('dev', REPO),
     ...waitAndGet('dev'),
   ]);
@@ -50,6 +50,16 @@ t.test('deploy-dev with SKIP_PLATFORM=1 (CI) reads the outputs without applying,
   t.equal(r.code, 0, r.stderr);
   t.notOk(h.argv().some((l) => l.startsWith('platform.sh')), 'no platform change');
   t.equal(h.argv()[PREFLIGHT_DEV.length], SSM_DEV);
+});
+
+t.test('deploy-dev builds the function FUNCTION names into the image', async (t) => {
+  const url = await fakeFunction(t);
+  const h = harness(t);
+  h.rules(devWorld(url));
+  const r = await runCli(['deploy-dev'], h.env({ ...ENV, FUNCTION: 'function/examples/lambda' }));
+  t.equal(r.code, 0, `exit 0\n${r.stdout}\n${r.stderr}`);
+  const build = h.argv().find((l) => l.startsWith('docker buildx build'));
+  t.match(build, / --build-arg FUNCTION=function\/examples\/lambda /, 'the build argument carries the FUNCTION setting');
 });
 
 t.test('deploy-dev stops at the first failure and names the step and what to try', async (t) => {

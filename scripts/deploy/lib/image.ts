@@ -69,6 +69,8 @@ export async function buildAndPush(ctx: Context, repositoryUrl: string, architec
         '--tag', tag,
         '--label', `org.opencontainers.image.revision=${commit}`,
         '--provenance=false',
+        // The function built into the image: the same FUNCTION setting as make build (a folder in this checkout).
+        '--build-arg', `FUNCTION=${ctx.env.FUNCTION?.trim() || 'function/example'}`,
         '--metadata-file', metadataFile,
         '--push',
         ctx.root,
