@@ -46,7 +46,8 @@ await step('type-check (tsc)', () => {
 
 await step('bundle (esbuild)', async () => {
   rmSync('dist', { recursive: true, force: true });
-  await bundle({ file, outdir: 'dist' });
+  const instrumented = await bundle({ file, outdir: 'dist' });
+  for (const [name, hooked] of instrumented) process.stdout.write(`    instrumentations patch, where bundled: ${[...hooked].join(', ')}\n`);
 });
 
 await step('compile cache (dist/compile-cache)', () => {

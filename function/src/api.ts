@@ -14,6 +14,7 @@
  *
  * Everything else (secrets, metrics, traces, health, drain, hardening) is the runtime's.
  */
+import type { Instrumentation } from '@opentelemetry/instrumentation';
 import type { FastifyBaseLogger, FastifyPluginAsync } from 'fastify';
 import type { Config } from './config.ts';
 import type { LambdaHandler } from './types.ts';
@@ -61,6 +62,12 @@ export interface FunctionModule {
   handler?: LambdaHandler;
   init?: (ctx: InitContext) => void | Promise<void>;
   shutdown?: () => void | Promise<void>;
+  /**
+   * OpenTelemetry instrumentations added to the defaults (outgoing HTTP, fetch, the AWS SDK), e.g.
+   * `export const instrumentations = [new PgInstrumentation()]`. The build patches the packages they name inside the
+   * bundle: no require hook.
+   */
+  instrumentations?: Instrumentation[];
 }
 
 declare module 'fastify' {

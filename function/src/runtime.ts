@@ -17,17 +17,17 @@ import { CONTRACT, type Config } from './config.js';
 import { createLogger, redactSecretValues } from './logger.js';
 import { createMetrics, createMetricsServer, type Metrics } from './metrics.js';
 import type { Lifecycle } from './plugins/health.js';
-import { SecretStore, type Fetcher } from './secrets.js';
+import { preloadSecretsClient, SecretStore, type Fetcher } from './secrets.js';
 import { Startup } from './startup.js';
 import { createTelemetry, type Telemetry } from './telemetry.js';
 
 export interface RuntimeOverrides {
   /** Where the log lines go (stdout otherwise). */
   logDestination?: DestinationStream;
-  /** The environment telemetry reads OTEL_* from (process.env otherwise). */
-  env?: Record<string, string | undefined>;
   /** Span processors in place of the exporters chosen from the environment (tests: an in-memory exporter). */
   spanProcessors?: SpanProcessor[];
+  /** false: not the default instrumentations (tests in process, whose own HTTP calls are not the function's). */
+  defaultInstrumentations?: boolean;
   /** Where the secret values come from (Secrets Manager otherwise). */
   fetcher?: Fetcher;
   startup?: Startup;
@@ -73,7 +73,15 @@ function listenOn(server: Server, port: number, host: string): Promise<number> {
 export async function createRuntime(config: Config, fn: FunctionModule, overrides: RuntimeOverrides = {}): Promise<Runtime> {
   const startup = overrides.startup ?? new Startup();
   const logger = createLogger(config.logLevel, { service: config.service, revision: config.revision }, overrides.logDestination);
-  const telemetry = await createTelemetry({ config, logger, env: overrides.env, spanProcessors: overrides.spanProcessors });
+  // The Secrets Manager client loads beside the SDK (the AWS SDK instrumentation patches it whichever comes first).
+  if (config.secretIds.length > 0 && !overrides.fetcher) preloadSecretsClient();
+  const telemetry = await createTelemetry({
+    config,
+    logger,
+    instrumentations: fn.instrumentations,
+    spanProcessors: overrides.spanProcessors,
+    defaultInstrumentations: overrides.defaultInstrumentations,
+  });
   startup.mark('telemetry');
 
   const metrics = createMetrics(startup);

@@ -2,7 +2,7 @@
  * Secrets from AWS Secrets Manager: read once before the server reports ready, cached in memory, refreshed in the
  * background on a TTL. Values live only in this object: never in env vars, logs, spans, metrics or error bodies.
  */
-import { SpanStatusCode, type Span, type SpanContext, type Tracer } from '@opentelemetry/api';
+import { context, SpanStatusCode, trace, type Span, type SpanContext, type Tracer } from '@opentelemetry/api';
 import { inspect } from 'node:util';
 import { SECRETS_STARTUP_DEADLINE_MS } from './config.js';
 
@@ -101,9 +101,20 @@ export function parseSecretString(id: string, secretString: string | undefined):
   return out;
 }
 
+let clientModule: Promise<typeof import('@aws-sdk/client-secrets-manager')> | undefined;
+
+/**
+ * Starts loading the Secrets Manager client, so that it loads while telemetry does (server.ts). Loaded only when
+ * SECRETS lists something: a function without secrets does not pay for the SDK at start-up.
+ */
+export function preloadSecretsClient(): void {
+  clientModule ??= import('@aws-sdk/client-secrets-manager');
+  clientModule.catch(() => {}); // a failure is reported by the load that awaits it
+}
+
 async function sdkFetcher(region: string | undefined): Promise<Fetcher> {
-  // Loaded only when SECRETS lists something: a function without secrets does not pay for the SDK at start-up.
-  const { SecretsManagerClient, GetSecretValueCommand } = await import('@aws-sdk/client-secrets-manager');
+  preloadSecretsClient();
+  const { SecretsManagerClient, GetSecretValueCommand } = await clientModule!;
   const client = new SecretsManagerClient({
     region,
     // Per attempt; the SDK's standard retry mode (3 attempts, AWS_MAX_ATTEMPTS) retries throttling and transient errors.
@@ -189,7 +200,8 @@ export class SecretStore {
     if (!tracer) return run();
     const span = tracer.startSpan('secrets.load', { attributes: { 'function.secrets.count': this.#options.ids.length } });
     this.#startupSpan = span.spanContext();
-    return run(span);
+    // Active while the secrets are read: the AWS SDK's instrumentation makes each GetSecretValue call its child.
+    return context.with(trace.setSpan(context.active(), span), () => run(span));
   }
 
   private async fetchAll(deadlineMs: number): Promise<SecretValues> {

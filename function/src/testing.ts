@@ -8,7 +8,7 @@
  *   t.after(() => fn.close());
  *   const res = await fn.app.inject({ url: '/' });
  */
-import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace';
+import type { ReadableSpan, SpanProcessor } from '@opentelemetry/sdk-trace';
 import type { FastifyInstance, RouteOptions } from 'fastify';
 import { Writable } from 'node:stream';
 import type { FunctionModule } from './api.js';
@@ -35,6 +35,18 @@ export interface TestFunction {
 
 const SECRET_ID = 'test/secrets';
 
+/**
+ * Keeps spans as they end. (The SDK's SimpleSpanProcessor first waits for the resource detectors' asynchronous
+ * attributes, so its spans arrive a little after the response.)
+ */
+export function spanRecorder(): { processor: SpanProcessor; spans(): ReadableSpan[] } {
+  const ended: ReadableSpan[] = [];
+  return {
+    processor: { onStart: () => {}, onEnd: (span) => void ended.push(span), forceFlush: async () => {}, shutdown: async () => {} },
+    spans: () => [...ended],
+  };
+}
+
 export async function build(fn: FunctionModule, options: BuildOptions = {}): Promise<TestFunction> {
   const secrets = options.secrets;
   const config = loadConfig({
@@ -51,11 +63,12 @@ export async function build(fn: FunctionModule, options: BuildOptions = {}): Pro
       done();
     },
   });
-  const exporter = new InMemorySpanExporter();
+  const recorder = spanRecorder();
   const runtime = await createRuntime(config, fn, {
     logDestination,
-    env: {},
-    spanProcessors: [new SimpleSpanProcessor({ exporter })],
+    spanProcessors: [recorder.processor],
+    // Requests come through app.inject(); the function's own instrumentations are on, the defaults are not.
+    defaultInstrumentations: false,
     fetcher: { fetch: async () => ({ secretString: JSON.stringify(secrets ?? {}) }) },
   });
   await runtime.secretsLoaded;
@@ -67,7 +80,7 @@ export async function build(fn: FunctionModule, options: BuildOptions = {}): Pro
         .split('\n')
         .filter(Boolean)
         .map((line) => JSON.parse(line) as Record<string, unknown>),
-    spans: () => exporter.getFinishedSpans(),
+    spans: recorder.spans,
     close: () => runtime.close(),
   };
 }

@@ -1,9 +1,10 @@
 // The function's bundle: the runtime (function/src/boot.ts) with the author's function module bound to the
 // specifier 'knative-fn/function'. Used by scripts/build.mjs (FUNCTION) and by the tests (their fixture functions).
 import { build } from 'esbuild';
-import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { builtinModules, createRequire } from 'node:module';
-import { join, resolve } from 'node:path';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 const require = createRequire(import.meta.url);
 export const ROOT = resolve(import.meta.dirname, '../..');
@@ -38,6 +39,173 @@ const builtinsThroughRequire = {
   },
 };
 
+/** Must match BUNDLE_HOOK in function/src/telemetry-hooks.ts. */
+const BUNDLE_HOOK_KEY = 'knative-fn.instrumented-module';
+
+/**
+ * The packages (and package files) the instrumentations patch: the runtime's defaults and the function's own
+ * `instrumentations` export. Read by bundling a small entry (npm packages external, the public module bundled) and
+ * importing it here: the function's module is evaluated once at build time.
+ */
+let entries = 0;
+async function instrumentedModules(file) {
+  const dir = join(ROOT, 'node_modules/.cache/knative-fn');
+  mkdirSync(dir, { recursive: true });
+  const entry = join(dir, `instrumentations-${process.pid}-${(entries += 1)}.mjs`);
+  const exportsMap = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).exports ?? {};
+  await build({
+    stdin: {
+      contents: `import { defaultInstrumentations } from ${JSON.stringify(join(ROOT, 'function/src/telemetry.ts'))};
+        import * as sdk from ${JSON.stringify(join(ROOT, 'function/src/telemetry-sdk.ts'))};
+        import * as module from ${JSON.stringify(file)};
+        const fn = module;
+        export default () => [...defaultInstrumentations(sdk), ...(fn.instrumentations ?? [])];`,
+      resolveDir: ROOT,
+      loader: 'ts',
+    },
+    outfile: entry,
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    packages: 'external',
+    logLevel: 'warning',
+    plugins: [
+      {
+        name: 'public-module',
+        setup(b) {
+          // 'knative-fn' and 'knative-fn/testing' (the package's own exports) are bundled, not left to resolve.
+          b.onResolve({ filter: /^knative-fn(\/.*)?$/ }, (args) => {
+            const target = exportsMap[`.${args.path.slice('knative-fn'.length)}`];
+            return typeof target === 'string' ? { path: join(ROOT, target) } : undefined;
+          });
+        },
+      },
+    ],
+  });
+  try {
+    const { default: load } = await import(pathToFileURL(entry).href);
+    const modules = new Map(); // package name -> Set of hooked names (the package itself and/or files in it)
+    for (const instrumentation of load()) {
+      instrumentation.disable?.();
+      for (const definition of instrumentation.getModuleDefinitions?.() ?? []) {
+        if (BUILTIN.test(definition.name)) continue; // node:http & co.: patched in place at run time (telemetry-hooks.ts)
+        const names = modules.get(definition.name) ?? new Set();
+        if (definition.patch) names.add(definition.name);
+        for (const f of definition.files ?? []) names.add(f.name);
+        modules.set(definition.name, names);
+      }
+    }
+    return modules;
+  } finally {
+    rmSync(entry, { force: true });
+  }
+}
+
+/**
+ * Instrumentations patch a package when require() loads it; bundled, it never is. This plugin bundles every package
+ * an instrumentation names as CommonJS (resolved as Node's require() would: the file names instrumentations use are
+ * the CommonJS builds'), and ends each module an instrumentation patches with a call to the runtime's hook
+ * (function/src/telemetry-hooks.ts), which applies the instrumentation's own patch to the module's exports.
+ */
+function instrumentedPackages(modules) {
+  const names = [...modules.keys()];
+  /** The name an instrumentation knows this file by (the package, or package/file), if it names it; else undefined. */
+  const hookedName = (path) => {
+    const name = names.find((n) => path.includes(`${sep}node_modules${sep}${n.split('/').join(sep)}${sep}`));
+    if (!name) return undefined;
+    const marker = `${sep}node_modules${sep}${name.split('/').join(sep)}`;
+    const root = path.slice(0, path.lastIndexOf(marker) + marker.length);
+    const main = createRequire(join(dirname(root), 'noop.js')).resolve(name);
+    const hooked = path === main ? name : `${name}/${relative(root, path).split(sep).join('/')}`;
+    return modules.get(name).has(hooked) ? { hooked, version: JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version } : undefined;
+  };
+  return {
+    name: 'instrumented-packages',
+    setup(b) {
+      if (names.length === 0) return;
+      // An import of a package an instrumentation names: the file Node's require() would load, when that file is one
+      // an instrumentation patches; every other import of the package is bundled as usual (its ES module build).
+      const specifier = new RegExp(`^(${names.map(escape).join('|')})(/.*)?$`);
+      b.onResolve({ filter: specifier }, (args) => {
+        let path;
+        try {
+          path = createRequire(join(args.resolveDir || ROOT, 'noop.js')).resolve(args.path);
+        } catch {
+          return undefined;
+        }
+        return hookedName(path) ? { path } : undefined;
+      });
+      const inPackage = new RegExp(`[/\\\\]node_modules[/\\\\](${names.map((n) => n.split('/').map(escape).join('[/\\\\]')).join('|')})[/\\\\]`);
+      b.onLoad({ filter: inPackage }, (args) => {
+        const found = hookedName(args.path);
+        if (!found) return undefined;
+        const source = readFileSync(args.path, 'utf8');
+        const call = `(globalThis[Symbol.for(${JSON.stringify(BUNDLE_HOOK_KEY)})] ?? ((n, v, e) => e))(${JSON.stringify(found.hooked)}, ${JSON.stringify(found.version)}, module.exports)`;
+        return { contents: `${source}\n;module.exports = ${call};\n`, loader: 'js', resolveDir: dirname(args.path) };
+      });
+    },
+  };
+}
+
+/**
+ * NodeSDK imports every exporter it could be configured with (OTLP over gRPC, HTTP/JSON and protobuf for traces,
+ * metrics and logs; Zipkin; Prometheus): gRPC and protobufjs would load with it, before the first request. In the
+ * bundle, the SDK's imports of them are replaced:
+ * - a trace or logs exporter is a stand-in that loads the real one (its own chunk) on its first export, seconds after
+ *   the first span, or never when another is configured; shutdown and forceFlush wait for it if it was loaded;
+ * - a metrics exporter (constructed by NodeSDK, whose metric reader asks it questions synchronously) is taken from
+ *   the modules telemetry-sdk.ts loads before the SDK starts, which telemetry.ts does when OTEL_METRICS_EXPORTER is set.
+ */
+const LAZY_EXPORTERS = {
+  '@opentelemetry/exporter-trace-otlp-grpc': ['lazy', 'OTLPTraceExporter'],
+  '@opentelemetry/exporter-trace-otlp-http': ['lazy', 'OTLPTraceExporter'],
+  '@opentelemetry/exporter-trace-otlp-proto': ['lazy', 'OTLPTraceExporter'],
+  '@opentelemetry/exporter-zipkin': ['lazy', 'ZipkinExporter'],
+  '@opentelemetry/exporter-logs-otlp-grpc': ['lazy', 'OTLPLogExporter'],
+  '@opentelemetry/exporter-logs-otlp-http': ['lazy', 'OTLPLogExporter'],
+  '@opentelemetry/exporter-logs-otlp-proto': ['lazy', 'OTLPLogExporter'],
+  '@opentelemetry/exporter-metrics-otlp-grpc': ['preloaded', 'OTLPMetricExporter'],
+  '@opentelemetry/exporter-metrics-otlp-http': ['preloaded', 'OTLPMetricExporter'],
+  '@opentelemetry/exporter-metrics-otlp-proto': ['preloaded', 'OTLPMetricExporter'],
+  '@opentelemetry/exporter-prometheus': ['preloaded', 'PrometheusExporter'],
+};
+const sdkExporters = {
+  name: 'sdk-exporters-on-demand',
+  setup(b) {
+    const filter = new RegExp(`^(${Object.keys(LAZY_EXPORTERS).map(escape).join('|')})$`);
+    b.onResolve({ filter }, (args) =>
+      /[/\\]@opentelemetry[/\\]sdk-node[/\\]dist[/\\](sdk|utils|create-from-env)\.mjs$/.test(args.importer) ? { path: args.path, namespace: 'sdk-exporter', pluginData: { resolveDir: args.resolveDir } } : undefined,
+    );
+    // @opentelemetry/instrumentation also registers each instrumentation with import-in-the-middle, whose hooks act
+    // only in a process started with its module loader (--import .../hook.mjs), which the image never is; loading it
+    // costs Node's worker_threads. A stand-in with the same Hook class, doing nothing, as it would do here.
+    // Likewise require-in-the-middle, which would wrap Module.prototype.require for every require() of the process:
+    // bundled packages never pass through require(), and function/src/telemetry-hooks.ts hands the instrumentations
+    // the bundled packages and the Node built-ins they name. The bundle installs no require hook at all.
+    b.onResolve({ filter: /^(import|require)-in-the-middle$/ }, (args) => ({ path: args.path, namespace: 'sdk-exporter' }));
+    b.onLoad({ filter: /.*/, namespace: 'sdk-exporter' }, (args) => {
+      if (/-in-the-middle$/.test(args.path)) return { contents: 'export class Hook { unhook() {} }', loader: 'js' };
+      const [how, name] = LAZY_EXPORTERS[args.path];
+      const spec = JSON.stringify(args.path);
+      const contents =
+        how === 'lazy'
+          ? `export class ${name} {
+              constructor(...args) { this.args = args; this.real = undefined; }
+              load() { return (this.real ??= import(${spec}).then((m) => new m.${name}(...this.args))); }
+              export(items, done) { this.load().then((e) => e.export(items, done), (error) => done({ code: 1, error })); }
+              forceFlush() { return this.real ? this.real.then((e) => e.forceFlush?.()) : Promise.resolve(); }
+              shutdown() { return this.real ? this.real.then((e) => e.shutdown()) : Promise.resolve(); }
+            }`
+          : `export function ${name}(...args) {
+              const m = globalThis[Symbol.for('knative-fn.metric-exporters')]?.get(${spec});
+              if (!m) throw new Error(${JSON.stringify(`${args.path} is loaded only when OTEL_METRICS_EXPORTER is set at start-up`)});
+              return new m.${name}(...args);
+            }`;
+      return { contents, loader: 'js', resolveDir: args.pluginData.resolveDir };
+    });
+  },
+};
+
 /** The module file of a function: FUNCTION is a folder holding index.ts, or a .ts file. Throws what is wrong. */
 export function functionModule(fn) {
   const path = resolve(ROOT, fn);
@@ -64,8 +232,12 @@ const functionPlugin = (file) => ({
   },
 });
 
-/** Bundles the runtime around the function module `file` into `outdir` (server.js and its chunks). */
+/**
+ * Bundles the runtime around the function module `file` into `outdir` (server.js and its chunks). Returns the
+ * packages patched for the instrumentations (name -> the names they patch it by).
+ */
 export async function bundle({ file, outdir }) {
+  const instrumented = await instrumentedModules(file);
   await build({
     entryPoints: { server: join(ROOT, 'function/src/boot.ts') },
     outdir,
@@ -83,10 +255,11 @@ export async function bundle({ file, outdir }) {
     sourcemap: 'linked',
     legalComments: 'linked',
     logLevel: 'warning',
-    plugins: [functionPlugin(file), builtinsThroughRequire],
+    plugins: [functionPlugin(file), builtinsThroughRequire, sdkExporters, instrumentedPackages(instrumented)],
     // CommonJS dependencies inside an ES module bundle still call require() for Node built-ins.
     banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
   });
   // The image has no package.json above dist/: without this one Node would first try each chunk as CommonJS.
   writeFileSync(join(outdir, 'package.json'), `${JSON.stringify({ type: 'module' })}\n`);
+  return instrumented;
 }

@@ -2,7 +2,7 @@
  * Builds the runtime (runtime.ts, as server.ts does) around a fixture function for a test, over a real socket, with an
  * in-memory span exporter and a captured log, and drains it in teardown.
  */
-import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import type { FastifyInstance } from 'fastify';
 import { Writable } from 'node:stream';
 import type { Test } from 'tap';
@@ -13,6 +13,7 @@ import type { Lifecycle } from '../../src/plugins/health.js';
 import { createRuntime } from '../../src/runtime.js';
 import type { SecretStore } from '../../src/secrets.js';
 import type { Startup } from '../../src/startup.js';
+import { spanRecorder } from '../../src/testing.js';
 import * as basic from '../fixtures/basic/index.js';
 
 export interface TestApp {
@@ -42,6 +43,8 @@ export interface TestAppOptions {
   host?: string;
   /** Leave the function's init to the test (runtime.init()); readiness stays 503 until then. */
   skipInit?: boolean;
+  /** Turn on the default instrumentations (outgoing HTTP, fetch, AWS SDK): off in process, where the test's own calls are traced too. */
+  defaultInstrumentations?: boolean;
 }
 
 export async function startApp(t: Test, options: TestAppOptions = {}): Promise<TestApp & { init(): Promise<void> }> {
@@ -53,11 +56,11 @@ export async function startApp(t: Test, options: TestAppOptions = {}): Promise<T
       cb();
     },
   });
-  const exporter = new InMemorySpanExporter();
+  const recorder = spanRecorder();
   const runtime = await createRuntime(config, options.fn ?? basic, {
     logDestination,
-    env: options.env ?? {},
-    spanProcessors: [new SimpleSpanProcessor({ exporter })],
+    spanProcessors: [recorder.processor],
+    defaultInstrumentations: options.defaultInstrumentations ?? false,
   });
   t.teardown(() => runtime.close().catch(() => {}));
   await runtime.secretsLoaded;
@@ -72,7 +75,7 @@ export async function startApp(t: Test, options: TestAppOptions = {}): Promise<T
     secrets: runtime.secrets,
     startup: runtime.startup,
     lifecycle: runtime.lifecycle,
-    spans: () => exporter.getFinishedSpans(),
+    spans: recorder.spans,
     logs: () =>
       output
         .split('\n')
