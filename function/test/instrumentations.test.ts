@@ -160,3 +160,47 @@ for (const asked of [false, true]) {
     t.equal(receiver.paths().includes('/v1/logs'), asked, asked ? 'the record is exported' : 'nothing is exported');
   });
 }
+
+t.test('built layout: OTEL_EXPORTER_OTLP_PROTOCOL=grpc exports the spans over gRPC', async (t) => {
+  const grpc = await import('@grpc/grpc-js');
+  const received: Buffer[] = [];
+  const server = new grpc.Server();
+  const raw = (b: Buffer) => b;
+  server.addService(
+    {
+      Export: {
+        path: '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
+        requestStream: false,
+        responseStream: false,
+        requestSerialize: raw,
+        requestDeserialize: raw,
+        responseSerialize: raw,
+        responseDeserialize: raw,
+      },
+    },
+    {
+      Export: (call: { request: Buffer }, done: (err: null, response: Buffer) => void) => {
+        received.push(call.request);
+        done(null, Buffer.alloc(0)); // an empty ExportTraceServiceResponse
+      },
+    },
+  );
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+  );
+  t.teardown(() => server.forceShutdown());
+  const fn = await startServer(
+    baseEnv({
+      OTEL_TRACES_EXPORTER: 'otlp',
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc',
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`,
+      OTEL_BSP_SCHEDULE_DELAY: '50',
+    }),
+  );
+  t.teardown(() => fn.stop());
+  t.equal((await fetch(`${fn.url}/`)).status, 200);
+  const deadline = Date.now() + 10_000;
+  while (!Buffer.concat(received).includes('GET /') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  t.ok(Buffer.concat(received).includes('GET /'), 'the SERVER span reached the gRPC collector');
+  t.notOk(fn.output().includes('"component":"opentelemetry"'), `no export error: ${fn.output().slice(-500)}`);
+});

@@ -183,6 +183,15 @@ const sdkExporters = {
     // bundled packages never pass through require(), and function/src/telemetry-hooks.ts hands the instrumentations
     // the bundled packages and the Node built-ins they name. The bundle installs no require hook at all.
     b.onResolve({ filter: /^(import|require)-in-the-middle$/ }, (args) => ({ path: args.path, namespace: 'sdk-exporter' }));
+    // The OTLP gRPC transport loads @grpc/grpc-js through a require() function of its own, which esbuild does not see:
+    // in the image (no node_modules) it would fail, and here it loaded a second copy next to the bundled one (whose
+    // classes the other copy's instanceof checks refuse). As plain require() calls, esbuild bundles the one copy.
+    b.onLoad({ filter: /[/\\]@opentelemetry[/\\]otlp-grpc-exporter-base[/\\]dist[/\\].*\.mjs$/ }, (args) => {
+      const source = readFileSync(args.path, 'utf8');
+      return source.includes('__require("@grpc/grpc-js")')
+        ? { contents: source.replaceAll('__require("@grpc/grpc-js")', 'require("@grpc/grpc-js")'), loader: 'js', resolveDir: dirname(args.path) }
+        : undefined;
+    });
     b.onLoad({ filter: /.*/, namespace: 'sdk-exporter' }, (args) => {
       if (/-in-the-middle$/.test(args.path)) return { contents: 'export class Hook { unhook() {} }', loader: 'js' };
       const [how, name] = LAZY_EXPORTERS[args.path];
