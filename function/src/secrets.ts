@@ -104,7 +104,7 @@ export function parseSecretString(id: string, secretString: string | undefined):
 let clientModule: Promise<typeof import('@aws-sdk/client-secrets-manager')> | undefined;
 
 /**
- * Starts loading the Secrets Manager client, so that it loads while telemetry does (server.ts). Loaded only when
+ * Starts loading the Secrets Manager client, so that it loads while telemetry does (runtime.ts). Loaded only when
  * SECRETS lists something: a function without secrets does not pay for the SDK at start-up.
  */
 export function preloadSecretsClient(): void {

@@ -1,8 +1,8 @@
 /**
  * Instrumentations for packages bundled into dist/. An instrumentation patches a package when Node's require() loads
- * it (require-in-the-middle); a bundled package is never loaded through require(). scripts/build.mjs therefore
- * bundles each package an instrumentation names as CommonJS and ends the module with a call to the function this
- * module installs on globalThis: `hook(name, version, exports)`, name being the package or the package file the
+ * it (require-in-the-middle); a bundled package is never loaded through require(). scripts/lib/bundle.mjs therefore
+ * bundles each file an instrumentation patches (a package's main file, or a file it names) as CommonJS, the file
+ * Node's require() would load, and ends it with a call to the function this module installs on globalThis: `hook(name, version, exports)`, name being the package or the package file the
  * instrumentation names (`@smithy/core/dist-cjs/submodules/client/index.js`), version the bundled package's. The
  * instrumentation's own matching (names, supported versions, files) then patches the exports, as its require hook
  * would have: patchBundledModules() hands over the modules loaded before the instrumentations were registered, and
@@ -13,7 +13,7 @@
 import type { Instrumentation, InstrumentationModuleDefinition } from '@opentelemetry/instrumentation';
 import { createRequire, isBuiltin } from 'node:module';
 
-/** The global the bundle's hooked modules call; scripts/build.mjs writes the same key. */
+/** The global the bundle's hooked modules call; scripts/lib/bundle.mjs writes the same key. */
 export const BUNDLE_HOOK = Symbol.for('knative-fn.instrumented-module');
 
 interface Loaded {

@@ -15,7 +15,7 @@ export { AwsInstrumentation } from '@opentelemetry/instrumentation-aws-sdk';
 
 /**
  * NodeSDK constructs a metrics exporter synchronously while it starts; the bundle loads the metrics exporter packages
- * only through this function (scripts/build.mjs), which telemetry.ts awaits when OTEL_METRICS_EXPORTER is set.
+ * only through this function (scripts/lib/bundle.mjs), which telemetry.ts awaits when OTEL_METRICS_EXPORTER is set.
  */
 export async function loadMetricExporters(): Promise<void> {
   const registry = ((globalThis as Record<symbol, Map<string, unknown> | undefined>)[Symbol.for('knative-fn.metric-exporters')] ??= new Map());

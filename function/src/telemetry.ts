@@ -6,9 +6,9 @@
  *   OTEL_METRICS_EXPORTER / OTEL_LOGS_EXPORTER ask for them (metrics are Prometheus, logs are JSON on stdout).
  * - The instrumentations: outgoing HTTP (node:http/https, incoming off: plugins/observe.ts makes the one SERVER span
  *   per request), fetch (undici, through diagnostics_channel), the AWS SDK, and the function's own.
- * - Packages bundled into dist/ are patched through telemetry-hooks.ts (see scripts/build.mjs), not require hooks.
+ * - Packages bundled into dist/ are patched through telemetry-hooks.ts (see scripts/lib/bundle.mjs), not require hooks.
  * - With tracing off, every request still gets its own span id (not recorded), for traceresponse and the logs.
- * NodeSDK and the instrumentations are a chunk of their own, imported here: server.ts starts this while the
+ * NodeSDK and the instrumentations are a chunk of their own, imported here: runtime.ts starts this while the
  * Secrets Manager client loads.
  */
 import { context, diag, DiagLogLevel, logs, metrics, propagation, trace, type DiagLogger, type Tracer } from '@opentelemetry/api';
