@@ -2,7 +2,7 @@
  * Secrets from AWS Secrets Manager: read once before the server reports ready, cached in memory, refreshed in the
  * background on a TTL. Values live only in this object: never in env vars, logs, spans, metrics or error bodies.
  */
-import { context, SpanStatusCode, trace, type Span, type SpanContext, type Tracer } from '@opentelemetry/api';
+import { context, ROOT_CONTEXT, SpanStatusCode, trace, type Span, type SpanContext, type Tracer } from '@opentelemetry/api';
 import { inspect } from 'node:util';
 import { SECRETS_STARTUP_DEADLINE_MS } from './config.js';
 
@@ -259,13 +259,17 @@ export class SecretStore {
   async refresh(): Promise<boolean> {
     if (this.#refreshing || this.#options.ids.length === 0) return false;
     this.#refreshing = true;
+    // Its own trace, named: the AWS SDK's calls are its children rather than a nameless root trace every period.
+    const span = this.#options.tracer?.startSpan('secrets.refresh', { root: true, attributes: { 'function.secrets.count': this.#options.ids.length } });
     try {
-      this.#values = await this.fetchAll(SECRETS_STARTUP_DEADLINE_MS);
+      this.#values = await (span ? context.with(trace.setSpan(ROOT_CONTEXT, span), () => this.fetchAll(SECRETS_STARTUP_DEADLINE_MS)) : this.fetchAll(SECRETS_STARTUP_DEADLINE_MS));
       this.#loadedAt = new Date();
       this.#options.onRefresh?.('success', this.#loadedAt);
       return true;
     } catch (err) {
       const e = err as SecretLoadError;
+      span?.setAttribute('error.type', e.errorClass);
+      span?.setStatus({ code: SpanStatusCode.ERROR, message: e.errorClass });
       this.#options.logger.warn(
         { secretId: e.secretId, errorClass: e.errorClass, requestId: e.requestId },
         `secret refresh failed (${e.errorClass}); keeping the last good values`,
@@ -273,6 +277,7 @@ export class SecretStore {
       this.#options.onRefresh?.('failure', new Date());
       return false;
     } finally {
+      span?.end();
       this.#refreshing = false;
     }
   }

@@ -57,6 +57,36 @@ t.test('built layout: GetSecretValue at start-up is a client span under secrets.
   t.same([...new Set(receiver.paths())], ['/v1/traces'], 'only traces are exported: no /v1/metrics, no /v1/logs');
 });
 
+t.test('built layout: a background refresh is its own secrets.refresh trace, its GetSecretValue call a child', async (t) => {
+  const moto = await startMoto(t);
+  await moto.createSecret('fn/refreshed', JSON.stringify({ FIXTURE_KEY: 'k' }));
+  const receiver = await startReceiver(t);
+  const server = await startServer(
+    baseEnv({
+      ...moto.env,
+      SECRETS: 'fn/refreshed',
+      SECRETS_REFRESH_SECONDS: '1',
+      OTEL_TRACES_EXPORTER: 'otlp',
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+      OTEL_BSP_SCHEDULE_DELAY: '50',
+    }),
+  );
+  t.teardown(() => server.stop());
+  const spans = await receiver.waitFor((s) => {
+    const refresh = s.find((x) => x.name === 'secrets.refresh');
+    return refresh !== undefined && s.some((x) => x.parentSpanId === refresh.spanId);
+  });
+  const load = spans.find((s) => s.name === 'secrets.load')!;
+  const refresh = spans.find((s) => s.name === 'secrets.refresh')!;
+  t.notOk(refresh.parentSpanId, 'a root span');
+  t.not(refresh.traceId, load.traceId, 'in a trace of its own, not the start-up trace');
+  const call = spans.find((s) => s.parentSpanId === refresh.spanId);
+  t.equal(call?.name, 'SecretsManager.GetSecretValue', 'the refresh call is its child');
+  const orphans = spans.filter((s) => s.name === 'SecretsManager.GetSecretValue' && !s.parentSpanId);
+  t.equal(orphans.length, 0, 'no GetSecretValue call is a root trace of its own');
+});
+
 t.test('built layout: OTEL_METRICS_EXPORTER=otlp turns the SDK meter provider on (the SDK reads the variable)', async (t) => {
   // The instrumentations record http.client.request.duration for the start-up call to Secrets Manager.
   const moto = await startMoto(t);
