@@ -33,7 +33,7 @@ export type Versions = {
   kubernetes: { version: string; k8sGoModules: string };
 };
 
-export const contract = (): Contract => JSON.parse(readFileSync(join(ROOT, 'function/contract.json'), 'utf8'));
+export const contract = (): Contract => JSON.parse(readFileSync(join(ROOT, 'chart/files/contract.json'), 'utf8'));
 export const versions = (): Versions => JSON.parse(readFileSync(join(ROOT, 'platform/versions.json'), 'utf8'));
 
 /** Release name and namespace every test renders with. */

@@ -16,10 +16,11 @@
  */
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import type { FastifyBaseLogger, FastifyPluginAsync } from 'fastify';
-import type { Config } from './config.ts';
+import type { Config, EnvProperties } from './config.ts';
 import type { LambdaHandler } from './types.ts';
 
 export { errorBodySchema, type ErrorBody } from './errors.ts';
+export type { EnvOf, EnvProperties, RuntimeEnv } from './config.ts';
 export { rawJsonBody } from './plugins/json-body.ts';
 export type {
   APIGatewayProxyEventV2,
@@ -68,6 +69,13 @@ export interface FunctionModule {
    * bundle: no require hook.
    */
   instrumentations?: Instrumentation[];
+  /**
+   * The function's own environment variables, as JSON-schema properties (`{ GREETING: { type: 'string', default:
+   * 'Hello' } } as const`): validated with the runtime's at start-up (a bad value stops it, naming the variable) and
+   * read as `app.config.GREETING`. Type them with `interface FunctionEnv extends EnvOf<typeof env> {}` in
+   * `declare module 'fastify'`. Their values come from the function's values file (`function.env`).
+   */
+  env?: EnvProperties;
 }
 
 declare module 'fastify' {
@@ -76,6 +84,8 @@ declare module 'fastify' {
     secrets: Secrets;
     /** Knative identity of this revision (K_SERVICE, K_REVISION). */
     knative: Knative;
+    /** The validated environment by name: the runtime's variables and the function's own `env` (config.ts). */
+    config: Config['env'];
   }
   interface FastifyRequest {
     /** True for the first request this process serves (the one that woke it from zero: a cold start). */

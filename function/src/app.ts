@@ -57,6 +57,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
 
   fastify.decorate('secrets', secrets);
   fastify.decorate('knative', { service: config.service, revision: config.revision });
+  fastify.decorate('config', config.env);
 
   await fastify.register(observe, { telemetry, metrics, startup, startupSpan: () => secrets.startupSpan });
   await fastify.register(security);

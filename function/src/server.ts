@@ -23,7 +23,8 @@ function fatal(line: Record<string, unknown>): never {
 async function main(): Promise<void> {
   let config: Config;
   try {
-    config = loadConfig();
+    // The runtime's variables and the function's own (its `env` export), validated together.
+    config = loadConfig(process.env, (author as FunctionModule).env);
   } catch (err) {
     if (err instanceof ConfigError) fatal({ msg: err.message, variable: err.variable });
     throw err;

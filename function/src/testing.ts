@@ -55,7 +55,7 @@ export async function build(fn: FunctionModule, options: BuildOptions = {}): Pro
     LOG_LEVEL: 'info',
     ...(secrets ? { SECRETS: SECRET_ID, AWS_REGION: 'us-east-1' } : { SECRETS: '' }),
     ...options.env,
-  });
+  }, fn.env);
   let output = '';
   const logDestination = new Writable({
     write(chunk, _encoding, done) {

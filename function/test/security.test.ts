@@ -17,7 +17,7 @@ import { startApp } from './helpers/app.js';
 import { baseEnv, startServer } from './helpers/process.js';
 import type { LambdaHandler } from '../src/types.js';
 
-const CONTRACT = JSON.parse(readFileSync(join(ROOT, 'function/contract.json'), 'utf8')) as { ports: { http: number; metrics: number } };
+const CONTRACT = JSON.parse(readFileSync(join(ROOT, 'chart/files/contract.json'), 'utf8')) as { ports: { http: number; metrics: number } };
 const README = readFileSync(join(ROOT, 'README.md'), 'utf8');
 /** The README's "Least privilege" section: the statement the policies are held to. */
 const LEAST_PRIVILEGE = /## Least privilege\n([\s\S]*?)(?=\n## |$)/.exec(README)?.[1] ?? '';

@@ -13,7 +13,7 @@ import { Harness, ROOT, ksvc, platformOutputs, runCli, ssmArgs } from './deploy-
 
 const COLDSTART = join(ROOT, 'scripts', 'coldstart.ts');
 const SERVER = join(ROOT, 'dist', 'server.js');
-const CONTRACT = JSON.parse(readFileSync(join(ROOT, 'function', 'contract.json'), 'utf8')) as { probes: { readiness: string } };
+const CONTRACT = JSON.parse(readFileSync(join(ROOT, 'chart', 'files', 'contract.json'), 'utf8')) as { probes: { readiness: string } };
 
 t.test('percentiles are nearest-rank', async (t) => {
   const v = Array.from({ length: 20 }, (_, i) => 20 - i);

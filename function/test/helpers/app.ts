@@ -48,7 +48,7 @@ export interface TestAppOptions {
 }
 
 export async function startApp(t: Test, options: TestAppOptions = {}): Promise<TestApp & { init(): Promise<void> }> {
-  const config = loadConfig({ PORT: '0', METRICS_PORT: '0', LOG_LEVEL: 'info', ...options.env });
+  const config = loadConfig({ PORT: '0', METRICS_PORT: '0', LOG_LEVEL: 'info', ...options.env }, options.fn?.env);
   let output = '';
   const logDestination = new Writable({
     write(chunk, _enc, cb) {

@@ -57,7 +57,7 @@ interface Contract {
 }
 
 export function contract(ctx: Context): Contract {
-  return JSON.parse(readFileSync(join(ctx.root, 'function', 'contract.json'), 'utf8')) as Contract;
+  return JSON.parse(readFileSync(join(ctx.root, 'chart', 'files', 'contract.json'), 'utf8')) as Contract;
 }
 
 export function kubernetesMinor(ctx: Context): number {

@@ -23,7 +23,7 @@ export const QUEUE_PROXY_FIXED_PORTS = [8022, 9090] as const;
 export { DEFAULT_PORTS, PORT_ENV, type Ports };
 
 export const RESERVED_PORTS: number[] = (
-  JSON.parse(readFileSync(join(REPO_ROOT, 'function/contract.json'), 'utf8')) as { reservedPorts: number[] }
+  JSON.parse(readFileSync(join(REPO_ROOT, 'chart/files/contract.json'), 'utf8')) as { reservedPorts: number[] }
 ).reservedPorts;
 
 export function portsFromEnv(env: NodeJS.ProcessEnv): Ports {

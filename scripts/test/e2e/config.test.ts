@@ -21,7 +21,7 @@ const values = parse(readFileSync(join(REPO_ROOT, 'chart/values.yaml'), 'utf8'))
   probes: { readiness: { path: string; periodSeconds: number } };
   podMonitor: { queueProxy: boolean };
 };
-const contract = JSON.parse(readFileSync(join(REPO_ROOT, 'function/contract.json'), 'utf8')) as {
+const contract = JSON.parse(readFileSync(join(REPO_ROOT, 'chart/files/contract.json'), 'utf8')) as {
   ports: { http: number; metrics: number };
   probes: { readiness: string };
   reservedPorts: number[];
