@@ -84,10 +84,18 @@ Image reference: by digest when given (immutable), else by tag.
 {{- end }}
 
 {{/*
+What the chart and the function share (ports, probe paths): files/contract.json, which the function's build imports.
+Use: {{- $c := include "knative-fn.contract" . | fromJson }}
+*/}}
+{{- define "knative-fn.contract" -}}
+{{- .Files.Get "files/contract.json" }}
+{{- end }}
+
+{{/*
 The function's one port.
 */}}
 {{- define "knative-fn.port" -}}
-{{- (first .Values.ports).containerPort }}
+{{- (include "knative-fn.contract" . | fromJson).ports.http }}
 {{- end }}
 
 {{/*
@@ -117,17 +125,18 @@ the function has flushed its telemetry. */}}
 {{- if gt (add $drain (int .Values.function.shutdownTimeoutSeconds)) (int .Values.timeoutSeconds) }}
 {{- fail (printf "timeoutSeconds (%d) is also the termination grace period: it must cover queue-proxy's %d s drain plus function.shutdownTimeoutSeconds (%d)" (int .Values.timeoutSeconds) $drain (int .Values.function.shutdownTimeoutSeconds)) }}
 {{- end }}
-{{- if eq (int (include "knative-fn.port" .)) (int .Values.metrics.port) }}
-{{- fail "metrics.port must differ from ports[0].containerPort" }}
-{{- end }}
 {{- $total := 0 }}
 {{- range .Values.traffic }}{{- $total = add $total (int .percent) }}{{- end }}
 {{- if ne (int $total) 100 }}
 {{- fail (printf "traffic: the percents must add up to 100 (got %d)" (int $total)) }}
 {{- end }}
-{{- range .Values.function.extraEnv }}
-{{- if or (eq .name "PORT") (hasPrefix "K_" .name) }}
-{{- fail (printf "function.extraEnv: %s is reserved by Knative" .name) }}
+{{- $owned := list "METRICS_PORT" "AWS_REGION" "SECRETS" "SECRETS_REFRESH_SECONDS" "LOG_LEVEL" "REQUEST_TIMEOUT_SECONDS" "SHUTDOWN_TIMEOUT_SECONDS" }}
+{{- range $name, $_ := .Values.function.env }}
+{{- if or (eq $name "PORT") (hasPrefix "K_" $name) }}
+{{- fail (printf "function.env: %s is reserved by Knative" $name) }}
+{{- end }}
+{{- if or (has $name $owned) (hasPrefix "OTEL_" $name) }}
+{{- fail (printf "function.env: %s is set by the chart from its own value (function.*, timeoutSeconds or telemetry.*)" $name) }}
 {{- end }}
 {{- end }}
 {{- if and .Values.domainMapping.enabled (not .Values.domainMapping.domain) }}

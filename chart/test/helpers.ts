@@ -1,5 +1,5 @@
 // Shared helpers of the chart tests: where the tools and sources are, rendering the chart, reading the one-home
-// files (function/contract.json, platform/versions.json). Not a test file itself (no `.test.ts`).
+// files (chart/files/contract.json, platform/versions.json). Not a test file itself (no `.test.ts`).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,7 +24,6 @@ export type Contract = {
   ports: { http: number; metrics: number };
   probes: { liveness: string; readiness: string };
   metricsPath: string;
-  env: Record<string, string>;
   reservedPorts: number[];
 };
 

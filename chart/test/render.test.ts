@@ -1,7 +1,8 @@
-// The chart renders for every scenario, passes `helm lint --strict`, and agrees with the function's contract
-// (function/contract.json) and the platform's versions (platform/versions.json): names, ports and probe paths are
-// read from there, never restated here.
+// The chart renders for every scenario, passes `helm lint --strict`, and agrees with the function: ports and probe
+// paths come from chart/files/contract.json (which the templates read), env names from the function's environment
+// schema (function/src/config.ts), versions from platform/versions.json; never restated here.
 import t from 'tap';
+import { RUNTIME_ENV } from '../../function/src/config.ts';
 import { cpSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
@@ -44,21 +45,20 @@ for (const scenario of all) {
     // Exactly one port, the function's HTTP port.
     t.same(container.ports.map((p: { containerPort: number }) => p.containerPort), [c.ports.http], 'one container port: contract ports.http');
 
-    // Env: only names the function knows, the required ones present, never Knative's reserved ones.
+    // Env: the function's schema names (or the OpenTelemetry SDK's), the required ones present, never Knative's.
     const env: Array<{ name: string; value: string }> = container.env;
     const names = env.map((e) => e.name);
-    const known = new Set(Object.values(c.env));
-    for (const n of names) t.ok(known.has(n), `env ${n} is a name from function/contract.json`);
-    for (const key of ['metricsPort', 'region', 'secrets', 'secretsRefreshSeconds', 'logLevel', 'requestTimeoutSeconds', 'shutdownTimeoutSeconds', 'otelEndpoint', 'otelProtocol', 'otelSampler']) {
-      t.ok(names.includes(c.env[key]!), `env sets ${c.env[key]} (contract env.${key})`);
+    for (const n of names) t.ok(n in RUNTIME_ENV || n.startsWith('OTEL_'), `env ${n} is in the function's schema, or the OpenTelemetry SDK's`);
+    for (const name of ['METRICS_PORT', 'AWS_REGION', 'SECRETS', 'SECRETS_REFRESH_SECONDS', 'LOG_LEVEL', 'REQUEST_TIMEOUT_SECONDS', 'SHUTDOWN_TIMEOUT_SECONDS', 'OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_EXPORTER_OTLP_PROTOCOL', 'OTEL_TRACES_SAMPLER']) {
+      t.ok(names.includes(name), `env sets ${name}`);
     }
-    t.notOk(names.includes(c.env.port!), 'PORT is left to Knative');
+    t.notOk(names.includes('PORT'), 'PORT is left to Knative');
     t.notOk(names.some((n) => n.startsWith('K_')), 'no K_* variables (Knative sets them)');
     t.equal(new Set(names).size, names.length, 'no duplicate env names');
-    const value = (key: string) => env.find((e) => e.name === c.env[key])?.value;
-    t.equal(value('metricsPort'), String(c.ports.metrics), 'METRICS_PORT is contract ports.metrics');
-    t.equal(value('requestTimeoutSeconds'), String(ksvc.spec.template.spec.timeoutSeconds), 'REQUEST_TIMEOUT_SECONDS equals the revision timeoutSeconds');
-    t.ok(Number(value('shutdownTimeoutSeconds')) < ksvc.spec.template.spec.timeoutSeconds, 'shutdown budget fits in the grace period (timeoutSeconds)');
+    const value = (name: string) => env.find((e) => e.name === name)?.value;
+    t.equal(value('METRICS_PORT'), String(c.ports.metrics), 'METRICS_PORT is contract ports.metrics');
+    t.equal(value('REQUEST_TIMEOUT_SECONDS'), String(ksvc.spec.template.spec.timeoutSeconds), 'REQUEST_TIMEOUT_SECONDS equals the revision timeoutSeconds');
+    t.ok(Number(value('SHUTDOWN_TIMEOUT_SECONDS')) < ksvc.spec.template.spec.timeoutSeconds, 'shutdown budget fits in the grace period (timeoutSeconds)');
 
     // Probes: the contract's paths on the user port; readiness without period/timeouts = aggressive probing.
     t.equal(container.readinessProbe.httpGet.path, c.probes.readiness, 'readiness path is contract probes.readiness');
@@ -141,7 +141,7 @@ t.test('NetworkPolicy: data plane to queue-proxy only, metrics to monitoring onl
   t.same(metricsRule.from, [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': obsNs } } }], `metrics port only from Prometheus's namespace (${obsNs})`);
   const otel = np!.spec.egress.find((r: { ports: Array<{ port: number }> }) => r.ports.some((p) => p.port === 4318));
   t.same(otel.to, [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': obsNs } } }], 'OTLP egress to the collector namespace');
-  const endpoint = knativeService(objects).spec.template.spec.containers[0].env.find((e: { name: string }) => e.name === c.env.otelEndpoint).value;
+  const endpoint = knativeService(objects).spec.template.spec.containers[0].env.find((e: { name: string }) => e.name === 'OTEL_EXPORTER_OTLP_ENDPOINT').value;
   t.match(new URL(endpoint).hostname, new RegExp(`^otel-collector\\.${obsNs}\\.svc`), 'the default OTLP endpoint is the collector in that namespace');
   const https = np!.spec.egress.find((r: { ports: Array<{ port: number }> }) => r.ports.some((p) => p.port === 443));
   t.same(https.to[0].ipBlock, { cidr: '0.0.0.0/0', except: ['169.254.169.254/32'] }, 'HTTPS anywhere except instance metadata');
@@ -164,11 +164,6 @@ t.test('chart metadata agrees with package.json and platform/versions.json', asy
   t.equal(chart.annotations['knative.dev/serving-release'], versions().knative.release, 'Knative release annotation is platform/versions.json');
   const values = parse(readFileSync(join(CHART, 'values.yaml'), 'utf8'));
   const c = contract();
-  t.equal(values.ports[0].containerPort, c.ports.http, 'values ports[0].containerPort is contract ports.http');
-  t.equal(values.metrics.port, c.ports.metrics, 'values metrics.port is contract ports.metrics');
-  t.equal(values.metrics.path, c.metricsPath, 'values metrics.path is contract metricsPath');
-  t.equal(values.probes.readiness.path, c.probes.readiness, 'values readiness path is the contract');
-  t.equal(values.probes.liveness.path, c.probes.liveness, 'values liveness path is the contract');
   for (const p of [...values.networkPolicy.queueProxyPorts, values.networkPolicy.autoscalerStatsPort, values.networkPolicy.queueProxyMetricsPort]) {
     t.ok(c.reservedPorts.includes(p), `networkPolicy port ${p} is a queue-proxy port (contract reservedPorts)`);
   }
