@@ -6,7 +6,7 @@
 // COLDSTART_ZERO_TIMEOUT_SECONDS (600), COLDSTART_REQUEST_TIMEOUT_SECONDS (120).
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { isEnv, repoRoot, type Context } from './deploy/lib/config.ts';
+import { isEnv, probePath, repoRoot, type Context } from './deploy/lib/config.ts';
 import { formatSummary, phaseMedians, probe, summarise } from './deploy/lib/coldstart.ts';
 import { callableUrl, forEnv } from './deploy/lib/flows.ts';
 import { Kube } from './deploy/lib/kube.ts';
@@ -38,7 +38,8 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
     const seconds = (name: string, dflt: number): number => Number(ctx.env[name] || dflt) * 1000;
     const results = await probe(
       {
-        url,
+        // The function's probe path (its values' function.probePath); another Service (--service) is called at /.
+        url: `${url.replace(/\/$/, '')}${values.service ? '/' : probePath(ctx)}`,
         podCount: async () => (await kube.pods(`serving.knative.dev/revision=${revision}`)).length,
       },
       {

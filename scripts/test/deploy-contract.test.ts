@@ -84,3 +84,21 @@ t.test('the chart accepts exactly the values a deploy sets, and renders the imag
     t.equal(envVar('OTEL_EXPORTER_OTLP_ENDPOINT'), 'http://otel-collector.observability.svc.cluster.local:4318');
   }
 });
+
+t.test("the function's own values file sits between the chart's defaults and the environment's values", async (t) => {
+  const { mkdtempSync, mkdirSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { probePath } = await import('../deploy/lib/config.ts');
+  const fn = join(mkdtempSync(join(tmpdir(), 'fn-values-')), 'myfn');
+  mkdirSync(fn);
+  writeFileSync(join(fn, 'values.yaml'), 'function:\n  env:\n    GREETING: Hej\n  probePath: /hello\nautoscaling:\n  maxScale: 4\n');
+  const own = { ...ctx, env: { FUNCTION: fn } };
+  const out = parseOutputs(platformOutputs('dev', { secret_arns: [] }), 'dev');
+  const args = helmValues(own, 'dev', out, REPO, DIGEST);
+  const files = args.flatMap((a, i) => (args[i - 1] === '--values' ? [a] : []));
+  t.equal(files[0], join(fn, 'values.yaml'), 'FUNCTION=<folder>: its values.yaml first');
+  t.match(files[1], /platform\/envs\/dev\/function-values\.yaml$/, "then the environment's");
+  t.equal(probePath(own), '/hello', "the smoke test and make coldstart call the function's probe path");
+  t.equal(probePath(ctx), '/', 'the example: /');
+  t.equal(helmValues(ctx, 'dev', out, REPO, DIGEST)[1], join(ROOT, 'function', 'example', 'values.yaml'), 'default FUNCTION: function/example');
+});

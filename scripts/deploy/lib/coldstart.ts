@@ -84,6 +84,7 @@ export function phaseMedians(samples: readonly Sample[]): Array<[string, number]
 }
 
 export interface ProbeTarget {
+  /** The URL each sample GETs (the Service's URL and the function's probe path). */
   url: string;
   /** Returns how many pods the revision has now. */
   podCount: () => Promise<number>;
@@ -117,7 +118,7 @@ export async function probe(target: ProbeTarget, opts: ProbeOptions): Promise<Sa
     const waitedSeconds = await waitForZero(target, opts);
     let sample: Sample;
     try {
-      const r = await get(`${target.url.replace(/\/$/, '')}/`, { timeoutMs: opts.requestTimeoutMs });
+      const r = await get(target.url, { timeoutMs: opts.requestTimeoutMs });
       let firstRequest: boolean | undefined;
       try {
         const body = JSON.parse(r.body) as { firstRequest?: unknown };

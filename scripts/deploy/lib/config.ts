@@ -1,6 +1,7 @@
 // Where things are and what they are called: the one place the deploy scripts take names from.
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { parse } from 'yaml';
 import { which } from './exec.ts';
 import type { Log } from './steps.ts';
 
@@ -34,6 +35,32 @@ export function valuesFile(ctx: Context, env: EnvName): string {
   // The local cluster has no platform folder: its values are a chart scenario, validated with the others.
   if (env === 'local') return join(ctx.root, 'chart', 'ci', 'local-values.yaml');
   return join(ctx.root, 'platform', 'envs', env, 'function-values.yaml');
+}
+
+/** The author's function folder: the FUNCTION setting (make variable or environment), default function/example. */
+export function functionDir(ctx: Context): string {
+  return resolve(ctx.root, ctx.env.FUNCTION || join('function', 'example'));
+}
+
+/**
+ * The function's own values file (<FUNCTION>/values.yaml: its settings, secret keys, probe path, autoscaling): merged
+ * after the chart's defaults and before the environment's values. Undefined when the function has none.
+ */
+export function functionValuesFile(ctx: Context): string | undefined {
+  const file = join(functionDir(ctx), 'values.yaml');
+  return existsSync(file) ? file : undefined;
+}
+
+/** The function's values as a document (empty when it has no values file). */
+export function functionValues(ctx: Context): { function?: { env?: Record<string, unknown>; secretKeys?: string[]; probePath?: string } } {
+  const file = functionValuesFile(ctx);
+  return file ? ((parse(readFileSync(file, 'utf8')) as ReturnType<typeof functionValues> | null) ?? {}) : {};
+}
+
+/** The path the smoke test and the cold-start probe call: `function.probePath` of the function's values, else `/`. */
+export function probePath(ctx: Context): string {
+  const p = functionValues(ctx).function?.probePath ?? '/';
+  return p.startsWith('/') ? p : `/${p}`;
 }
 
 /** Per-env scratch space (kubeconfig, generated values): under .cache/, which git ignores. */

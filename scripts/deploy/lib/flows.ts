@@ -8,7 +8,7 @@ import { imagesDir } from '../../cluster/lib/layout.ts';
 import net from 'node:net';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline/promises';
-import { chartDir, contract, stateDir, valuesFile, type Context, type EnvName } from './config.ts';
+import { chartDir, contract, functionValuesFile, probePath, stateDir, valuesFile, type Context, type EnvName } from './config.ts';
 import { run, runRaw, which } from './exec.ts';
 import { buildAndPush, DIGEST_RE, digestOfTag, ecrLogin, gitCommit } from './image.ts';
 import { digestOf, failingConditions, isReady, Kube, repositoryOf, serviceImage, type KService } from './kube.ts';
@@ -55,14 +55,16 @@ async function confirm(ctx: Context, variable: string, expected: string, what: s
 }
 
 /**
- * The chart values a deploy sets: the env's values file, the platform's chart_values as they are (written to a values
+ * The chart values a deploy sets: the function's own values file (<FUNCTION>/values.yaml), the env's values file, the platform's chart_values as they are (written to a values
  * file under the env's state dir), then the image the build made.
  */
 export function helmValues(ctx: Context, env: EnvName, out: platform.PlatformOutputs, repository: string, digest: string): string[] {
   const platformValues = join(stateDir(ctx, env), 'platform-values.json');
   mkdirSync(dirname(platformValues), { recursive: true });
   writeFileSync(platformValues, `${JSON.stringify(out.chartValues, null, 2)}\n`);
+  const own = functionValuesFile(ctx);
   return [
+    ...(own ? ['--values', own] : []),
     '--values', valuesFile(ctx, env),
     '--values', platformValues,
     '--set-string', `image.repository=${repository}`,
@@ -99,17 +101,21 @@ export function callableUrl(url: string, out: platform.PlatformOutputs): string 
   return `http://${u.hostname}:${out.local.ingressPort}${u.pathname === '/' ? '' : u.pathname}`;
 }
 
-/** GET / through the public URL until it answers 200 with a traceresponse (DNS and the load balancer can lag). */
+/**
+ * GET <probe path> (the function's values `function.probePath`, default /) through the public URL until it answers
+ * 200 with a traceresponse (DNS and the load balancer can lag).
+ */
 async function smoke(ctx: Context, url: string): Promise<Smoke> {
   const deadline = Date.now() + Number(ctx.env.SMOKE_TIMEOUT_SECONDS || 300) * 1000;
   const header = contract(ctx).traceResponseHeader.toLowerCase();
+  const path = probePath(ctx);
   let last = '';
   for (;;) {
     try {
-      const r = await get(`${url.replace(/\/$/, '')}/`, { timeoutMs: 30_000 });
+      const r = await get(`${url.replace(/\/$/, '')}${path}`, { timeoutMs: 30_000 });
       const id = traceId(r.headers[header]);
       if (r.status === 200 && id) return { url, traceId: id };
-      last = r.status !== 200 ? `GET / answered ${r.status}: ${r.body.slice(0, 200)}` : `GET / answered 200 without a valid ${header} header`;
+      last = r.status !== 200 ? `GET ${path} answered ${r.status}: ${r.body.slice(0, 200)}` : `GET ${path} answered 200 without a valid ${header} header`;
     } catch (err) {
       last = `GET ${url}/: ${(err as Error).message}`;
     }
