@@ -4,10 +4,13 @@
  * Ctrl-C or SIGTERM stops everything in the pod's order (queue-proxy drains, then the function, then the peers).
  * A second Ctrl-C skips queue-proxy's 30 s drain.
  *
+ * Rebuilds and restarts the function when a file under function/ changes (DEV_WATCH=0: off).
  * Environment: DEV_*_PORT (see PORT_ENV in lib/stack.ts), DEV_STATE_DIR (default .dev/), DEV_SCRAPE_INTERVAL
  * (default 5s), DEV_VERBOSE=1 (echo every process' log lines), QUEUE_PROXY_BIN / JAEGER_BIN / PROMETHEUS_BIN /
  * MOTO_SERVER_BIN / HELM_BIN (tool overrides; default ./bin, ./.venv/bin).
  */
+import { spawn } from 'node:child_process';
+import { watch } from 'node:fs';
 import { join } from 'node:path';
 import { PORT_ENV, portsFromEnv, REPO_ROOT, Stack, type Endpoints } from './lib/stack.ts';
 import { describeExit } from './lib/proc.ts';
@@ -39,6 +42,62 @@ Secrets Manager is moto at ${e.SECRETS_ENDPOINT} (secret ${secretId}); logs are 
 Ctrl-C stops everything (queue-proxy drains for 30 s first, as in a pod; Ctrl-C again to skip the drain).`;
 }
 
+/**
+ * Rebuilds (make build's scripts/build.mjs: type-check and bundle) when a file under function/ changes, then
+ * restarts the function alone; queue-proxy and the peers stay up. A failed build keeps the running function.
+ */
+function watchAndRestart(stack: Stack, stopping: () => boolean, restarted: () => void): () => void {
+  const dir = join(REPO_ROOT, 'function');
+  let timer: NodeJS.Timeout | undefined;
+  let busy = false;
+  let again = false;
+  const rebuild = async (): Promise<void> => {
+    if (busy) {
+      again = true;
+      return;
+    }
+    busy = true;
+    const t = Date.now();
+    info('\n==> change under function/: rebuilding');
+    const code = await new Promise<number | null>((resolve) => {
+      const b = spawn(join(REPO_ROOT, 'node_modules/.bin/node'), [join(REPO_ROOT, 'scripts/build.mjs')], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+      let err = '';
+      b.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      b.once('close', (c) => {
+        if (c !== 0) info(err.trim());
+        resolve(c);
+      });
+    });
+    const buildMs = Date.now() - t;
+    if (code !== 0) {
+      info(`==> build failed in ${(buildMs / 1000).toFixed(1)} s: the running function stays as it was`);
+    } else if (!stopping()) {
+      try {
+        const restartMs = await stack.restartFunction();
+        restarted();
+        info(`==> rebuilt in ${(buildMs / 1000).toFixed(1)} s, function restarted and ready in ${restartMs} ms (queue-proxy and peers stayed up)`);
+      } catch (err) {
+        info(`==> the function did not start again: ${(err as Error).message}`);
+      }
+    }
+    busy = false;
+    if (again) {
+      again = false;
+      void rebuild();
+    }
+  };
+  const watcher = watch(dir, { recursive: true }, (_event, file) => {
+    if (!file || /(^|\/)(node_modules|\.tap)(\/|$)|\.(test\.ts|md)$/.test(String(file))) return;
+    clearTimeout(timer);
+    timer = setTimeout(() => void rebuild(), 200);
+  });
+  // Closed on stop: a recursive watcher on Linux keeps the process alive even when unref'd.
+  return () => {
+    clearTimeout(timer);
+    watcher.close();
+  };
+}
+
 async function main(): Promise<number> {
   const started = Date.now();
   const verbose = process.env.DEV_VERBOSE === '1';
@@ -66,8 +125,10 @@ async function main(): Promise<number> {
 
   // Echo the function's and queue-proxy's exits: if one dies, say so and stop the rest.
   let stopping = false;
+  let unwatch = (): void => {};
   const stop = async (reason: string, drain: boolean): Promise<number> => {
     stopping = true;
+    unwatch();
     info(`\n==> ${reason}: stopping${drain ? ' (queue-proxy drains for 30 s; Ctrl-C again to skip)' : ''}`);
     const exits = await stack.stop({ drain });
     for (const [name, exit] of Object.entries(exits)) info(`    ${name}: ${describeExit(exit)}`);
@@ -90,12 +151,17 @@ async function main(): Promise<number> {
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
-    for (const name of ['function', 'queue-proxy', 'jaeger', 'prometheus', 'moto']) {
-      void stack.proc(name).exited.then((exit) => {
-        if (stopping) return;
-        info(`\n${name} exited unexpectedly (${describeExit(exit)}); last output:\n${stack.proc(name).tail()}`);
+    const watchExit = (name: string): void => {
+      const proc = stack.proc(name);
+      void proc.exited.then((exit) => {
+        if (stopping || stack.restarting || stack.procs.get(name) !== proc) return;
+        info(`\n${name} exited unexpectedly (${describeExit(exit)}); last output:\n${proc.tail()}`);
         void stop(`${name} exited`, false).then(() => resolve(1));
       });
+    };
+    for (const name of ['function', 'queue-proxy', 'jaeger', 'prometheus', 'moto']) watchExit(name);
+    if (process.env.DEV_WATCH !== '0') {
+      unwatch = watchAndRestart(stack, () => stopping, () => watchExit('function'));
     }
   });
 }

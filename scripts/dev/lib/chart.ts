@@ -75,9 +75,10 @@ type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const num = (v: unknown): number | undefined => (typeof v === 'number' ? v : undefined);
 
-export function renderChart(root: string, helm: string, extraSet: string[] = []): Obj[] {
+export function renderChart(root: string, helm: string, extraSet: string[] = [], valueFiles: string[] = []): Obj[] {
   if (!existsSync(helm)) throw new StackError(`helm not found at ${helm}`, 'run make tools');
   const args = ['template', RELEASE.name, join(root, 'chart'), '--namespace', RELEASE.namespace];
+  for (const f of valueFiles) args.push('--values', f);
   for (const s of [...LOCAL_SET_VALUES, ...extraSet]) args.push('--set', s);
   let out: string;
   try {
@@ -153,6 +154,6 @@ export function modelFromManifests(docs: Obj[]): ChartModel {
   return { revision, scrape };
 }
 
-export function loadChartModel(root: string, helm: string, extraSet: string[] = []): ChartModel {
-  return modelFromManifests(renderChart(root, helm, extraSet));
+export function loadChartModel(root: string, helm: string, extraSet: string[] = [], valueFiles: string[] = []): ChartModel {
+  return modelFromManifests(renderChart(root, helm, extraSet, valueFiles));
 }

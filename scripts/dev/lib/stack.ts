@@ -6,7 +6,7 @@
 import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { loadChartModel, RELEASE, type ChartModel } from './chart.ts';
 import { DEFAULT_PORTS, PORT_ENV, type Ports } from './ports.ts';
@@ -46,9 +46,29 @@ export function portsFromEnv(env: NodeJS.ProcessEnv): Ports {
   return ports;
 }
 
-function chartPortName(root: string): string {
-  const values = parse(readFileSync(join(root, 'chart/values.yaml'), 'utf8')) as { ports?: { name?: string }[] };
-  return values.ports?.[0]?.name ?? 'http1';
+/** The function's own values (<FUNCTION>/values.yaml, default function/example): its settings and secret keys. */
+export interface FunctionValues {
+  file: string | undefined;
+  env: Record<string, string>;
+  secretKeys: string[];
+}
+
+export function functionValues(root: string, env: NodeJS.ProcessEnv = process.env): FunctionValues {
+  const file = join(resolve(root, env.FUNCTION || 'function/example'), 'values.yaml');
+  if (!existsSync(file)) return { file: undefined, env: {}, secretKeys: [] };
+  const doc = (parse(readFileSync(file, 'utf8')) ?? {}) as { function?: { env?: Record<string, unknown>; secretKeys?: string[] } };
+  const vars = Object.fromEntries(Object.entries(doc.function?.env ?? {}).map(([k, v]) => [k, String(v)]));
+  return { file, env: vars, secretKeys: doc.function?.secretKeys ?? [] };
+}
+
+/**
+ * The values make dev seeds the function's secret document with: each key the values file declares, from the local
+ * file DEV_SECRETS_FILE (default .dev/secrets.json, a JSON object; .dev/ is git-ignored) when it has the key, else a
+ * random 32-byte hex value. Never written back, never printed.
+ */
+export function devSecrets(keys: string[], file: string): Record<string, string> {
+  const local = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
+  return Object.fromEntries(keys.map((k) => [k, typeof local[k] === 'string' ? (local[k] as string) : randomBytes(32).toString('hex')]));
 }
 
 export interface Tools {
@@ -90,8 +110,12 @@ export interface StackOptions {
   tracingSamplingRate?: number;
   /** Extra environment for the function (beyond what the chart sets). */
   functionEnv?: Record<string, string>;
-  /** The key of the generated secret seeded in moto (and rotated by rotateSigningKey); SIGNING_KEY by default. */
+  /** The key of the generated secret seeded in moto (and rotated by rotateSigningKey), in place of the keys of the function's values file (tests' fixtures). */
   secretKey?: string;
+  /** The function's values file, settings and secret keys (default: functionValues(root)). */
+  fn?: FunctionValues;
+  /** Where local secret values are read from (default <stateDir>/secrets.json). */
+  secretsFile?: string;
   /** Called with each output line of each process. */
   onLine?: (process: string, line: string) => void;
   /** Progress messages ("jaeger ready in 812 ms"). */
@@ -131,6 +155,9 @@ export class Stack {
   readonly network: PodNetwork;
   readonly stateDir: string;
   #stopped: Promise<Record<string, Exit>> | undefined;
+  #spawnFunction: (() => Proc) | undefined;
+  /** True while restartFunction() replaces the function process (its exit is expected then). */
+  restarting = false;
 
   private constructor(init: { endpoints: Endpoints; model: ChartModel; network: PodNetwork; stateDir: string }) {
     this.endpoints = init.endpoints;
@@ -222,7 +249,9 @@ export class Stack {
 
     const motoUrl = `http://${host}:${ports.moto}`;
     const otlpUrl = `http://${host}:${ports.jaegerOtlpHttp}`;
-    const signingKey = randomBytes(32).toString('hex');
+    const fnValues = options.fn ?? functionValues(root);
+    // A test's fixture names its one key (secretKey); make dev seeds the keys the function's values file declares.
+    const secretValues = devSecrets(options.secretKey ? [options.secretKey] : fnValues.secretKeys, options.secretsFile ?? join(stateDir, 'secrets.json'));
 
     // The chart, rendered with the local values: what it sets is what the function and queue-proxy get.
     const chartSet = [
@@ -232,12 +261,11 @@ export class Stack {
       // Every trace locally (as in dev): the chart's default ratio would drop most startup spans.
       'telemetry.sampler=parentbased_always_on',
       'telemetry.samplerArg=',
-      // helm --set on a list element replaces the element: keep the chart's port name.
-      ...(isolate ? [] : [`ports[0].name=${chartPortName(root)}`, `ports[0].containerPort=${ports.user}`, `metrics.port=${ports.metrics}`]),
       ...(options.chartSet ?? []),
     ];
     let t = stepTimer();
-    const model = loadChartModel(root, tools.helm, chartSet);
+    // The chart's defaults, then the function's own values file, then the local settings above.
+    const model = loadChartModel(root, tools.helm, chartSet, fnValues.file ? [fnValues.file] : []);
     const rev = model.revision;
     const chartEnv = Object.fromEntries(rev.env.map((e) => [e.name, e.value ?? '']));
     if (isolate) {
@@ -259,8 +287,8 @@ export class Stack {
       QUEUE_PROXY_ADMIN_URL: `http://${pod}:8022`,
     };
     const stack = new Stack({ endpoints, model, network, stateDir });
-    stack.signingKey = signingKey;
-    stack.secretKey = options.secretKey ?? stack.secretKey;
+    stack.secretKey = options.secretKey ?? fnValues.secretKeys[0] ?? stack.secretKey;
+    stack.signingKey = secretValues[stack.secretKey] ?? '';
     const logDir = join(stateDir, 'logs');
     const baseEnv: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', LANG: 'C.UTF-8', TZ: 'UTC' };
     const spawnProc = (name: string, command: string, args: string[], env: NodeJS.ProcessEnv, inPod = false): Proc => {
@@ -304,8 +332,8 @@ export class Stack {
 
       await waitFor('moto to answer', async () => (await httpGet(`${motoUrl}/moto-api/`)).status < 500, { timeoutMs: 30_000, proc: moto });
       const sm = stack.secretsClient();
-      await sm.send(new CreateSecretCommand({ Name: LOCAL_SECRET_ID, SecretString: JSON.stringify({ [stack.secretKey]: signingKey }) }));
-      say(`moto ready, secret ${LOCAL_SECRET_ID} seeded (${t()})`);
+      await sm.send(new CreateSecretCommand({ Name: LOCAL_SECRET_ID, SecretString: JSON.stringify(secretValues) }));
+      say(`moto ready, secret ${LOCAL_SECRET_ID} seeded with ${Object.keys(secretValues).join(', ') || 'no keys'} (${t()})`);
       await waitFor('Jaeger query API', async () => (await httpGet(`${endpoints.JAEGER_URL}/api/services`)).status === 200, {
         timeoutMs: 30_000,
         proc: jaeger,
@@ -314,9 +342,15 @@ export class Stack {
 
       // The pod: both containers start together, as in Kubernetes.
       t = stepTimer();
+      // The settings the function declares (its values' function.env), overridden from the shell when set there.
+      const fromShell = Object.fromEntries(Object.keys(fnValues.env).flatMap((k) => (process.env[k] !== undefined ? [[k, process.env[k]!]] : [])));
       const fnEnv: NodeJS.ProcessEnv = {
         ...baseEnv,
         ...chartEnv,
+        ...fromShell,
+        METRICS_PORT: String(ports.metrics),
+        // Loopback only on the host network; inside its own network namespace the pod listens as in Kubernetes.
+        HOST: isolate ? '0.0.0.0' : '127.0.0.1',
         // What Knative adds to the user container.
         PORT: String(ports.user),
         K_SERVICE: rev.serviceName,
@@ -328,7 +362,8 @@ export class Stack {
         AWS_SECRET_ACCESS_KEY: DUMMY_CREDENTIALS.secretAccessKey,
         ...(options.functionEnv ?? {}),
       };
-      const fn = spawnProc('function', tools.node, [tools.functionEntry], fnEnv, true);
+      stack.#spawnFunction = () => spawnProc('function', tools.node, [tools.functionEntry], fnEnv, true);
+      const fn = stack.#spawnFunction();
       const podName = `${rev.revisionName}-deployment-local`;
       const qpEnv = {
         ...baseEnv,
@@ -367,6 +402,27 @@ export class Stack {
       await stack.stop({ drain: false, fast: true });
       throw err;
     }
+  }
+
+  /**
+   * Replaces the function process with a new one running the current build (after a rebuild); queue-proxy and the
+   * peers stay up. Resolves with the milliseconds from SIGTERM to ready behind queue-proxy.
+   */
+  async restartFunction(): Promise<number> {
+    const started = Date.now();
+    this.restarting = true;
+    try {
+      await this.procs.get('function')?.stop('SIGTERM', 10_000);
+    } finally {
+      this.restarting = false;
+    }
+    const fn = this.#spawnFunction!();
+    await waitFor(
+      'the function to be ready again behind queue-proxy',
+      async () => !fn.exit && (await httpGet(this.endpoints.FUNCTION_URL, { 'K-Network-Probe': 'queue', 'User-Agent': 'kube-probe/1.35' }, 5_000)).status === 200,
+      { timeoutMs: 60_000, intervalMs: 50, proc: fn },
+    );
+    return Date.now() - started;
   }
 
   /**
@@ -465,7 +521,7 @@ export function prometheusYaml(model: ChartModel, podIp: string, ports: Ports, i
   const pod = `${rev.revisionName}-deployment-local`;
   const jobs = model.scrape.map((ep, i) => {
     const isFunction = ep.port === 'user-port';
-    const target = isFunction ? `${podIp}:${ep.addressPort ?? ports.metrics}` : `${podIp}:${ports.queueMetrics}`;
+    const target = isFunction ? `${podIp}:${ports.metrics}` : `${podIp}:${ports.queueMetrics}`;
     return `  - job_name: podMonitor/${RELEASE.namespace}/${RELEASE.name}/${i}
     metrics_path: ${ep.path}
     scrape_interval: ${interval}

@@ -17,8 +17,7 @@ const values = parse(readFileSync(join(REPO_ROOT, 'chart/values.yaml'), 'utf8'))
   timeoutSeconds: number;
   responseStartTimeoutSeconds: number | null;
   idleTimeoutSeconds: number | null;
-  ports: { containerPort: number }[];
-  probes: { readiness: { path: string; periodSeconds: number } };
+  probes: { readiness: { periodSeconds: number } };
   podMonitor: { queueProxy: boolean };
 };
 const contract = JSON.parse(readFileSync(join(REPO_ROOT, 'chart/files/contract.json'), 'utf8')) as {
@@ -47,20 +46,18 @@ t.test("queue-proxy's environment is the reconciler's for the chart's default va
   t.equal(env.REVISION_TIMEOUT_SECONDS, String(values.timeoutSeconds), 'REVISION_TIMEOUT_SECONDS = values.timeoutSeconds');
   t.equal(env.REVISION_RESPONSE_START_TIMEOUT_SECONDS, String(values.responseStartTimeoutSeconds ?? 0), 'response start timeout');
   t.equal(env.REVISION_IDLE_TIMEOUT_SECONDS, String(values.idleTimeoutSeconds ?? 0), 'idle timeout');
-  t.equal(env.USER_PORT, String(values.ports[0]!.containerPort), 'USER_PORT = the container port');
-  t.equal(env.USER_PORT, String(contract.ports.http), "and the contract's http port");
+  t.equal(env.USER_PORT, String(contract.ports.http), "USER_PORT = the container port, the contract's http port");
   t.equal(env.QUEUE_SERVING_PORT, '8012');
   t.equal(env.SERVING_REVISION, `${rev.serviceName}-00001`, 'first revision name');
   const probe = JSON.parse(env.SERVING_READINESS_PROBE!) as Record<string, unknown>;
   const expected: Record<string, unknown> = {
-    httpGet: { path: values.probes.readiness.path, port: contract.ports.http, host: '127.0.0.1', scheme: 'HTTP' },
+    httpGet: { path: contract.probes.readiness, port: contract.ports.http, host: '127.0.0.1', scheme: 'HTTP' },
     successThreshold: 1,
   };
   if (values.probes.readiness.periodSeconds > 0) {
     Object.assign(expected, { timeoutSeconds: 1, periodSeconds: values.probes.readiness.periodSeconds, failureThreshold: 3 });
   }
   t.same(probe, expected, `SERVING_READINESS_PROBE: ${env.SERVING_READINESS_PROBE}`);
-  t.equal(values.probes.readiness.path, contract.probes.readiness, "the probe path is the contract's");
   const o11y = JSON.parse(env.OBSERVABILITY_CONFIG!) as { tracing: { samplingRate: number; protocol: string } };
   t.same(o11y.tracing, { protocol: 'http/protobuf', endpoint: 'http://collector:4318/v1/traces', samplingRate: 1 }, 'tracing on, every request');
   const chartEnv = Object.fromEntries(rev.env.map((e) => [e.name, e.value]));
