@@ -61,7 +61,8 @@ module "platform" {
   ecr_untagged_expiry_days    = 3
   ecr_force_delete            = true
   secret_recovery_window_days = 0
-  signing_key_version         = 1
+  # The secret's keys come from the function's values file (function.secretKeys of function_dir, default
+  # function/example); secret_version = 2 would write a new initial document.
 
   # prod in another account: let prod's deploy role pull the images it promotes (after
   # prod is applied, since ECR refuses unknown principals). Pull only, nothing else.

@@ -63,7 +63,8 @@ module "platform" {
   ecr_untagged_expiry_days    = 14
   ecr_force_delete            = false
   secret_recovery_window_days = 30
-  signing_key_version         = 1
+  # The secret's keys come from the function's values file (function.secretKeys of function_dir, default
+  # function/example); secret_version = 2 would write a new initial document.
 
   # dev in another account: let this environment's deploy role pull dev's repository (dev's
   # ecr_repository_arn output) to promote its images. Pull only.

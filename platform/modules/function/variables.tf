@@ -43,9 +43,21 @@ variable "secret_recovery_window_days" {
   description = "Days a deleted secret can still be restored: 0 (delete at once) or 7 to 30."
 }
 
-variable "signing_key_version" {
+variable "secret_keys" {
+  type        = list(string)
+  description = "Keys of the secret's initial document (the function's values file, function.secretKeys), each with a random value."
+  default     = []
+
+  validation {
+    condition     = alltrue([for k in var.secret_keys : can(regex("^[A-Za-z0-9_.-]{1,128}$", k))])
+    error_message = "secret_keys are names of letters, digits, _ . - (at most 128)."
+  }
+}
+
+variable "secret_version" {
   type        = number
-  description = "Version of the generated SIGNING_KEY written to the secret; increase it to rotate the key (the value itself never enters the state)."
+  description = "Version of the initial secret document; increase it to write it again (new random values, the values themselves never enter the state)."
+  default     = 1
 }
 
 variable "kms_deletion_window_days" {

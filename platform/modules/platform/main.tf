@@ -6,6 +6,8 @@ locals {
   versions = jsondecode(file("${path.module}/../../versions.json"))
 
   name = "${var.project}-${var.environment}"
+  # The keys of the function's secret document: its values file's function.secretKeys (the file make dev seeds from).
+  secret_keys = try(yamldecode(file("${path.module}/../../../${var.function_dir}/values.yaml")).function.secretKeys, [])
   tags = merge(var.tags, {
     project     = var.project
     environment = var.environment
@@ -103,7 +105,8 @@ module "function" {
   ecr_force_delete            = var.ecr_force_delete
   ecr_pull_principal_arns     = var.ecr_pull_principal_arns
   secret_recovery_window_days = var.secret_recovery_window_days
-  signing_key_version         = var.signing_key_version
+  secret_keys                 = local.secret_keys
+  secret_version              = var.secret_version
   kms_deletion_window_days    = var.kms_deletion_window_days
   tags                        = local.tags
 }

@@ -391,13 +391,20 @@ variable "secret_recovery_window_days" {
   }
 }
 
-variable "signing_key_version" {
+variable "function_dir" {
+  type        = string
+  description = "The function's folder, relative to the repository root; its values.yaml function.secretKeys are the keys of the secret's initial document."
+  default     = "function/example"
+}
+
+variable "secret_version" {
   type        = number
-  description = "Version of the generated SIGNING_KEY, a positive integer; increase it to rotate the key."
+  description = "Version of the secret's initial document, a positive integer; increase it to write it again (new random values)."
+  default     = 1
 
   validation {
-    condition     = var.signing_key_version >= 1 && floor(var.signing_key_version) == var.signing_key_version
-    error_message = "signing_key_version must be a positive integer."
+    condition     = var.secret_version >= 1 && floor(var.secret_version) == var.secret_version
+    error_message = "secret_version must be a positive integer."
   }
 }
 

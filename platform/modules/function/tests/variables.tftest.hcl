@@ -11,7 +11,7 @@ variables {
   ecr_untagged_expiry_days    = 3
   ecr_force_delete            = true
   secret_recovery_window_days = 0
-  signing_key_version         = 1
+  secret_keys                 = ["SIGNING_KEY", "API_TOKEN"]
   kms_deletion_window_days    = 7
   tags                        = {}
 }
@@ -36,4 +36,22 @@ run "a_wildcard_principal_is_rejected" {
   }
 
   expect_failures = [var.ecr_pull_principal_arns]
+}
+
+run "any_secret_keys" {
+  command = plan
+
+  variables {
+    secret_keys = ["SIGNING_KEY", "API_TOKEN", "db.password"]
+  }
+}
+
+run "a_secret_key_with_a_space_is_refused" {
+  command = plan
+
+  variables {
+    secret_keys = ["API TOKEN"]
+  }
+
+  expect_failures = [var.secret_keys]
 }

@@ -290,14 +290,14 @@ run "secret_recovery_window_days_rejects_1" {
   expect_failures = [var.secret_recovery_window_days]
 }
 
-run "signing_key_version_rejects_1" {
+run "secret_version_rejects_0" {
   command = plan
 
   variables {
-    signing_key_version = 0
+    secret_version = 0
   }
 
-  expect_failures = [var.signing_key_version]
+  expect_failures = [var.secret_version]
 }
 
 run "function_namespace_rejects_1" {
