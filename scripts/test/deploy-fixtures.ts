@@ -57,7 +57,7 @@ export const kubeconfig = (env: 'dev' | 'prod'): string =>
 export function helm(env: 'dev' | 'prod', repo: string): string {
   return [
     `helm upgrade --install fn ${ROOT}/chart --kubeconfig ${env === 'dev' ? KUBE_DEV : KUBE_PROD} --namespace functions`,
-    `--values ${ROOT}/platform/envs/${env}/function-values.yaml --values ${ROOT}/.cache/deploy/${env}/platform-values.json`,
+    `--values ${ROOT}/function/example/values.yaml --values ${ROOT}/platform/envs/${env}/function-values.yaml --values ${ROOT}/.cache/deploy/${env}/platform-values.json`,
     `--set-string image.repository=${repo} --set-string image.digest=${DIGEST} --history-max 10 --wait=false`,
   ].join(' ');
 }
