@@ -235,6 +235,18 @@ t.test('secret values never reach the state: write-only arguments and ephemeral 
   t.ok(obs.ephemeral?.aws_secretsmanager_secret_version, 'read back through an ephemeral resource');
 });
 
+t.test("the function's secret document has the keys the function's values file declares, no key of the example's", async (t) => {
+  const fn = await parseDir(join(PLATFORM, 'modules', 'function'));
+  const doc = first(fn.resource?.aws_secretsmanager_secret_version?.this);
+  t.equal(doc.secret_string_wo, '${jsonencode({ for k in var.secret_keys : k => ephemeral.random_password.initial[k].result })}', 'one random value per key of var.secret_keys');
+  t.equal(first(fn.ephemeral?.random_password?.initial).for_each, '${toset(var.secret_keys)}', 'a generator per key');
+  for (const dir of terraformDirs()) {
+    for (const f of tfFiles(dir)) t.notMatch(readFileSync(f, 'utf8'), /SIGNING_KEY|signing_key/, `${rel(f)} names no key of the example`);
+  }
+  const platform = readFileSync(join(PLATFORM, 'modules', 'platform', 'main.tf'), 'utf8');
+  t.match(platform, /secret_keys\s*=\s*try\(yamldecode\(file\("\$\{path\.module\}\/\.\.\/\.\.\/\.\.\/\$\{var\.function_dir\}\/values\.yaml"\)\)\.function\.secretKeys, \[\]\)/, "keys from the function's values file (function.secretKeys)");
+});
+
 t.test("no literal secrets in an environment's values", async (t) => {
   for (const env of ENVS) {
     const text = readFileSync(join(PLATFORM, 'envs', env, 'main.tf'), 'utf8');
