@@ -4,7 +4,8 @@
  * Ctrl-C or SIGTERM stops everything in the pod's order (queue-proxy drains, then the function, then the peers).
  * A second Ctrl-C skips queue-proxy's 30 s drain.
  *
- * Rebuilds and restarts the function when a file under function/ changes (DEV_WATCH=0: off).
+ * Rebuilds and restarts the function when a file under function/ changes (DEV_WATCH=0: off; DEV_BUILD: the build
+ * command, default scripts/build.mjs).
  * Environment: DEV_*_PORT (see PORT_ENV in lib/stack.ts), DEV_STATE_DIR (default .dev/), DEV_SCRAPE_INTERVAL
  * (default 5s), DEV_VERBOSE=1 (echo every process' log lines), QUEUE_PROXY_BIN / JAEGER_BIN / PROMETHEUS_BIN /
  * MOTO_SERVER_BIN / HELM_BIN (tool overrides; default ./bin, ./.venv/bin).
@@ -60,7 +61,11 @@ function watchAndRestart(stack: Stack, stopping: () => boolean, restarted: () =>
     const t = Date.now();
     info('\n==> change under function/: rebuilding');
     const code = await new Promise<number | null>((resolve) => {
-      const b = spawn(join(REPO_ROOT, 'node_modules/.bin/node'), [join(REPO_ROOT, 'scripts/build.mjs')], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+      // DEV_BUILD: another build command (a shell line), e.g. for a test that must not rewrite dist/.
+      const [command, args] = process.env.DEV_BUILD
+        ? ['/bin/sh', ['-c', process.env.DEV_BUILD]]
+        : [join(REPO_ROOT, 'node_modules/.bin/node'), [join(REPO_ROOT, 'scripts/build.mjs')]];
+      const b = spawn(command, args, { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
       let err = '';
       b.stderr.on('data', (d: Buffer) => (err += d.toString()));
       b.once('close', (c) => {
