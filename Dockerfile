@@ -14,6 +14,8 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY scripts/build.mjs ./scripts/build.mjs
 COPY scripts/lib/bundle.mjs ./scripts/lib/bundle.mjs
 COPY function ./function
+# The ports and probe paths the function shares with the chart (chart/files/contract.json, imported by config.ts).
+COPY chart/files ./chart/files
 # The function to build (README, "Write your function"): docker build --build-arg FUNCTION=function/my-fn
 ARG FUNCTION=function/example
 # The compile cache is made here, for the user the image runs as (see docs/performance.md).
