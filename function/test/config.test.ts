@@ -49,7 +49,7 @@ t.test('OTEL_* variables are not the schema\'s: the OpenTelemetry SDK reads them
 
 t.test('the schema is a valid JSON schema, and env-schema gives the same verdicts and values', async (t) => {
   const schema = { type: 'object', properties: RUNTIME_ENV };
-  t.ok(new Ajv({ ...AJV_OPTIONS, validateSchema: true }).validateSchema(schema), 'valid against the JSON Schema meta-schema (checked here, not at start-up)');
+  t.ok(new Ajv({ allowUnionTypes: true }).validateSchema(schema), 'valid against the JSON Schema meta-schema (checked here, not at start-up)');
   for (const env of [{}, { PORT: '8081', LOG_LEVEL: 'warn' }, { PORT: 'abc' }, { BODY_LIMIT_BYTES: '0' }, { LOG_LEVEL: 'loud' }, { SECRETS: 'a,b', AWS_REGION: 'eu-west-1' }]) {
     let ours: unknown;
     let theirs: unknown;
