@@ -1,7 +1,7 @@
 import t from 'tap';
 import { Ajv } from 'ajv';
 import envSchema from 'env-schema';
-import { AJV_OPTIONS, ConfigError, loadConfig, RUNTIME_ENV, type EnvOf } from '../src/config.js';
+import { ConfigError, loadConfig, RUNTIME_ENV, type EnvOf } from '../src/config.js';
 import contract from '../../chart/files/contract.json' with { type: 'json' };
 
 t.test('defaults come from the contract', async (t) => {
