@@ -2,8 +2,8 @@
  * The function's configuration: one JSON schema of the runtime's environment, validated once at boot with Ajv set
  * as env-schema sets it (coercion, defaults, unknown names dropped), typed from the same schema. Handlers never read
  * process.env: they read `app.config`. env-schema itself is not imported: its import compiles the JSON Schema
- * meta-schema, 20 ms of start-up (docs/performance.md); make test checks the schema against the meta-schema and
- * env-schema's verdicts against these (function/test/config.test.ts).
+ * meta-schema on the cold-start path; make test checks the schema against the meta-schema and env-schema's verdicts
+ * against these instead (function/test/config.test.ts).
  * The author's module may add its own variables (`export const env = { NAME: { type: 'string' } }`), validated here
  * with the runtime's and typed on `app.config` through the `FunctionEnv` interface.
  * OTEL_* variables are not here: the OpenTelemetry SDK reads them. Ports and probe paths the chart shares come from
