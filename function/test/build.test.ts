@@ -6,7 +6,7 @@ import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { checkExports, functionModule } from '../../scripts/lib/bundle.mjs';
+import { bundle, checkExports, functionModule } from '../../scripts/lib/bundle.mjs';
 import { NODE, ROOT } from './helpers/paths.js';
 
 const build = (fn: string) => spawnSync(NODE, ['scripts/build.mjs'], { cwd: ROOT, env: { ...process.env, FUNCTION: fn }, encoding: 'utf8' });
@@ -36,4 +36,19 @@ t.test('a module exporting neither routes nor handler: the build stops and names
   t.match(r.stderr, /exports neither `routes` \(a Fastify plugin\) nor `handler` \(a Lambda handler\); it exports: init, route/);
   writeFileSync(join(dir, 'index.ts'), "export { handler } from '../lambda-echo/index.ts';\n");
   t.same(await checkExports(join(dir, 'index.ts')), ['handler'], 'a re-export counts');
+});
+
+t.test('the build runs a function module only when it exports instrumentations, and says so when that fails', async (t) => {
+  const dir = mkdtempSync(join(ROOT, 'function/test/fixtures/.tmp-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const outdir = join(dir, 'out');
+  // A module that needs its run-time environment when it loads.
+  const needsEnv = "if (!process.env.NEEDED_AT_RUN_TIME) throw new Error('NEEDED_AT_RUN_TIME is not set');\n";
+  writeFileSync(join(dir, 'index.ts'), `${needsEnv}export const routes = async () => {};\n`);
+  await bundle({ file: join(dir, 'index.ts'), outdir });
+  t.pass('without an instrumentations export it is bundled, never run');
+  writeFileSync(join(dir, 'index.ts'), `${needsEnv}export const routes = async () => {};\nexport const instrumentations = [];\n`);
+  await t.rejects(bundle({ file: join(dir, 'index.ts'), outdir }), {
+    message: /exports `instrumentations`, so the build loads it once to read them, and loading it failed: NEEDED_AT_RUN_TIME is not set\. Read settings in `init` or the routes/,
+  });
 });

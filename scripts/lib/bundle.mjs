@@ -49,6 +49,8 @@ const BUNDLE_HOOK_KEY = 'knative-fn.instrumented-module';
  */
 let entries = 0;
 async function instrumentedModules(file) {
+  // Only a function that exports `instrumentations` is evaluated here; any other is never run at build time.
+  const own = (await moduleExports(file)).includes('instrumentations');
   const dir = join(ROOT, 'node_modules/.cache/knative-fn');
   mkdirSync(dir, { recursive: true });
   const entry = join(dir, `instrumentations-${process.pid}-${(entries += 1)}.mjs`);
@@ -57,9 +59,8 @@ async function instrumentedModules(file) {
     stdin: {
       contents: `import { defaultInstrumentations } from ${JSON.stringify(join(ROOT, 'function/src/telemetry.ts'))};
         import * as sdk from ${JSON.stringify(join(ROOT, 'function/src/telemetry-sdk.ts'))};
-        import * as module from ${JSON.stringify(file)};
-        const fn = module;
-        export default () => [...defaultInstrumentations(sdk), ...(fn.instrumentations ?? [])];`,
+        ${own ? `import { instrumentations } from ${JSON.stringify(file)};` : 'const instrumentations = [];'}
+        export default () => [...defaultInstrumentations(sdk), ...instrumentations];`,
       resolveDir: ROOT,
       loader: 'ts',
     },
@@ -83,7 +84,15 @@ async function instrumentedModules(file) {
     ],
   });
   try {
-    const { default: load } = await import(pathToFileURL(entry).href);
+    let load;
+    try {
+      ({ default: load } = await import(pathToFileURL(entry).href));
+    } catch (err) {
+      throw new Error(
+        `${file} exports \`instrumentations\`, so the build loads it once to read them, and loading it failed: ${err instanceof Error ? err.message : err}. ` +
+          'Read settings in `init` or the routes, not when the module loads.',
+      );
+    }
     const modules = new Map(); // package name -> Set of hooked names (the package itself and/or files in it)
     for (const instrumentation of load()) {
       instrumentation.disable?.();
@@ -225,9 +234,14 @@ export function functionModule(fn) {
 }
 
 /** Checks that the module exports `routes` or `handler` (esbuild reads its exports, re-exports included). */
-export async function checkExports(file, fn = file) {
+/** The names a module exports, read by esbuild without running it. */
+async function moduleExports(file) {
   const out = await build({ entryPoints: [file], bundle: true, write: false, metafile: true, format: 'esm', platform: 'node', packages: 'external', logLevel: 'silent', outdir: '/nonexistent' });
-  const exports = Object.values(out.metafile.outputs).find((o) => o.entryPoint)?.exports ?? [];
+  return Object.values(out.metafile.outputs).find((o) => o.entryPoint)?.exports ?? [];
+}
+
+export async function checkExports(file, fn = file) {
+  const exports = await moduleExports(file);
   if (!exports.includes('routes') && !exports.includes('handler')) {
     throw new Error(`FUNCTION=${fn}: ${file} exports neither \`routes\` (a Fastify plugin) nor \`handler\` (a Lambda handler); it exports: ${exports.join(', ') || 'nothing'}`);
   }
