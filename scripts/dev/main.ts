@@ -13,7 +13,7 @@
 import { spawn } from 'node:child_process';
 import { watch } from 'node:fs';
 import { join } from 'node:path';
-import { PORT_ENV, portsFromEnv, REPO_ROOT, Stack, type Endpoints } from './lib/stack.ts';
+import { functionValues, PORT_ENV, portsFromEnv, REPO_ROOT, Stack, type Endpoints } from './lib/stack.ts';
 import { describeExit } from './lib/proc.ts';
 import { StackError } from './lib/wait.ts';
 
@@ -24,12 +24,11 @@ const info = (line: string): void => {
   process.stderr.write(`${line}\n`);
 };
 
-export function guide(e: Endpoints, secretId: string): string {
+export function guide(e: Endpoints, secretId: string, probePath = '/'): string {
   return `
-The function runs behind Knative's queue-proxy, as in a pod. Try:
+The function runs behind Knative's queue-proxy, as in a pod. Try (function.probePath of its values.yaml):
 
-  curl -i ${e.FUNCTION_URL}/
-  curl -s -X POST ${e.FUNCTION_URL}/sign -H 'content-type: application/json' -d '{"hello":"world"}'
+  curl -i ${e.FUNCTION_URL}${probePath}
 
 Every response carries 'traceresponse: 00-<trace id>-<span id>-01'. Print that trace's span tree:
 
@@ -125,7 +124,7 @@ async function main(): Promise<number> {
   }
   const e = stack.endpoints;
   for (const key of ['FUNCTION_URL', 'METRICS_URL', 'JAEGER_URL', 'PROMETHEUS_URL', 'SECRETS_ENDPOINT'] as const) out(`${key}=${e[key]}`);
-  out(guide(e, stack.secretId));
+  out(guide(e, stack.secretId, functionValues(REPO_ROOT).probePath));
   info(`\nready in ${((Date.now() - started) / 1000).toFixed(1)} s; ports are set with ${Object.values(PORT_ENV).slice(0, 2).join(', ')}, ... (docs/local-stack.md)`);
 
   // Echo the function's and queue-proxy's exits: if one dies, say so and stop the rest.

@@ -46,19 +46,21 @@ export function portsFromEnv(env: NodeJS.ProcessEnv): Ports {
   return ports;
 }
 
-/** The function's own values (<FUNCTION>/values.yaml, default function/example): its settings and secret keys. */
+/** The function's own values (<FUNCTION>/values.yaml, default function/example): its settings, secret keys, probe path. */
 export interface FunctionValues {
   file: string | undefined;
   env: Record<string, string>;
   secretKeys: string[];
+  /** The path the guide's curl calls (the deploy's smoke test and make coldstart call it too); default `/`. */
+  probePath: string;
 }
 
 export function functionValues(root: string, env: NodeJS.ProcessEnv = process.env): FunctionValues {
   const file = join(resolve(root, env.FUNCTION || 'function/example'), 'values.yaml');
-  if (!existsSync(file)) return { file: undefined, env: {}, secretKeys: [] };
-  const doc = (parse(readFileSync(file, 'utf8')) ?? {}) as { function?: { env?: Record<string, unknown>; secretKeys?: string[] } };
+  if (!existsSync(file)) return { file: undefined, env: {}, secretKeys: [], probePath: '/' };
+  const doc = (parse(readFileSync(file, 'utf8')) ?? {}) as { function?: { env?: Record<string, unknown>; secretKeys?: string[]; probePath?: string } };
   const vars = Object.fromEntries(Object.entries(doc.function?.env ?? {}).map(([k, v]) => [k, String(v)]));
-  return { file, env: vars, secretKeys: doc.function?.secretKeys ?? [] };
+  return { file, env: vars, secretKeys: doc.function?.secretKeys ?? [], probePath: doc.function?.probePath || '/' };
 }
 
 /**
