@@ -150,9 +150,9 @@ chart-test: $(call tool_files,helm helm-unittest kubeconform schemas prometheus 
 	tap chart/test/*.test.ts
 
 .PHONY: chart-render
-chart-render: ## Print the chart rendered with chart/ci/$(CHART_SCENARIO)-values.yaml (or platform/envs/$(CHART_SCENARIO)/function-values.yaml) and a placeholder image
+chart-render: ## Print the chart rendered with the function's values.yaml, then chart/ci/$(CHART_SCENARIO)-values.yaml (or platform/envs/$(CHART_SCENARIO)/function-values.yaml) and a placeholder image
 	bin/helm template knative-fn chart --namespace functions --kube-version "$$(node -p 'require("./platform/versions.json").kubernetes.version')" \
-	  -f chart/test/fixtures/image-values.yaml \
+	  -f chart/test/fixtures/image-values.yaml $(if $(wildcard $(FUNCTION)/values.yaml),-f $(FUNCTION)/values.yaml) \
 	  $(if $(wildcard platform/envs/$(CHART_SCENARIO)/function-values.yaml),-f platform/envs/$(CHART_SCENARIO)/function-values.yaml -f chart/test/fixtures/platform-values.yaml,-f chart/ci/$(CHART_SCENARIO)-values.yaml)
 
 ##@ Deploy
