@@ -126,11 +126,13 @@ export function toEvent(request: FastifyRequest, body: Buffer | undefined, accou
   // Null-prototype maps: a client's header or query key such as `constructor` or `__proto__` is an ordinary key.
   const headers: Record<string, string> = Object.create(null);
   let cookies: string[] | undefined;
-  // Names arrive lower-cased; repeated headers are joined with commas ("Duplicate headers are combined with commas").
-  const distinct = request.raw.headersDistinct;
+  // Names lower-cased; repeated headers are joined with commas ("Duplicate headers are combined with commas").
+  // From rawHeaders, which Node's requests and app.inject()'s (light-my-request, no headersDistinct) both have.
+  const distinct: Record<string, string[]> = Object.create(null);
+  const rawHeaders = request.raw.rawHeaders;
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) (distinct[rawHeaders[i]!.toLowerCase()] ??= []).push(rawHeaders[i + 1]!);
   for (const name in distinct) {
-    const values = distinct[name];
-    if (values === undefined) continue;
+    const values = distinct[name]!;
     if (name === 'cookie') {
       // "All cookie headers in the request are combined with commas and added to the cookies field": one per cookie.
       cookies = values.join('; ').split(/;\s*/).filter(Boolean);

@@ -6,6 +6,7 @@ import type { FunctionModule } from '../src/api.js';
 import type { Callback, Context } from '../src/types.js';
 import { calls, handler } from './fixtures/recording-handler.js';
 import { startApp } from './helpers/app.js';
+import { build } from '../src/testing.js';
 
 interface RawResponse {
   status: number;
@@ -303,6 +304,19 @@ t.test('duplicate headers are joined with commas', async (t) => {
   calls.length = 0;
   await raw(url, '/dup', ['host', '127.0.0.1', 'x-multi', 'a', 'x-multi', 'b']);
   t.equal(calls[0]!.event.headers['x-multi'], 'a,b');
+});
+
+t.test("under app.inject() (an author's tests), the event has the request's headers and a JSON body as text", async (t) => {
+  const fn = await build({ handler });
+  t.teardown(() => fn.close());
+  calls.length = 0;
+  await fn.app.inject({ method: 'POST', url: '/x', payload: { text: 'a b' }, headers: { 'x-multi': ['a', 'b'], cookie: 'c1=v1; c2=v2' } });
+  const event = calls[0]!.event;
+  t.equal(event.headers['content-type'], 'application/json');
+  t.equal(event.headers['x-multi'], 'a,b');
+  t.same(event.cookies, ['c1=v1', 'c2=v2']);
+  t.equal(event.body, '{"text":"a b"}');
+  t.equal(event.isBase64Encoded, false);
 });
 
 t.test('helpers', async (t) => {
