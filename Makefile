@@ -89,7 +89,7 @@ cluster-down: ## Stop the local cluster and remove everything it made (processes
 # Tiers: every test file .taprc includes belongs to exactly one tier (scripts/test/tiers.test.ts checks it), and
 # `make test` runs them all. Each tier target installs only the tools its files use.
 TEST_UNIT := $(filter-out function/test/dockerfile.test.ts,$(wildcard function/test/*.test.ts)) \
-  $(wildcard function/example/test/*.test.ts function/examples/*/test/*.test.ts) \
+  $(wildcard function/*/test/*.test.ts function/examples/*/test/*.test.ts) \
   chart/test/render.test.ts chart/test/function-contract.test.ts chart/test/mistakes.test.ts chart/test/unittest.test.ts \
   scripts/test/coldstart.test.ts $(filter-out scripts/test/deploy-lint.test.ts,$(wildcard scripts/test/deploy-*.test.ts)) \
   scripts/test/cluster/unit.test.ts scripts/test/tiers.test.ts

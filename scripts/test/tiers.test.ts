@@ -2,7 +2,7 @@
 // includes: each file is in exactly one tier, so the tiers together run what `make test` runs and nothing twice.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { existsSync, globSync, readFileSync } from 'node:fs';
+import { existsSync, globSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
@@ -46,6 +46,16 @@ t.test('the tiers partition the test files of .taprc', async (t) => {
   t.same(none, [], 'every file .taprc includes is in a tier (add it to a TEST_<TIER> list in the Makefile)');
   t.same(twice, [], 'no file is in two tiers');
   t.same(outside, [], 'no tier runs a file that make test (.taprc) would not');
+});
+
+t.test("a function folder's own tests (function/<name>/test/) run in make test and make test-unit", async (t) => {
+  const dir = resolve(root, 'function/tiers-probe-fn');
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  mkdirSync(resolve(dir, 'test'), { recursive: true });
+  writeFileSync(resolve(dir, 'test/a.test.ts'), '');
+  const file = 'function/tiers-probe-fn/test/a.test.ts';
+  t.ok(taprc.include.some((g) => globSync(g, { cwd: root }).includes(file)), '.taprc includes it');
+  t.ok(tiers(make(['list-test-tiers'])).get('UNIT')?.includes(file), 'make test-unit runs it');
 });
 
 t.test('make test runs every file .taprc includes (scripts/test.mjs with no file list)', async (t) => {
