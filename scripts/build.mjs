@@ -34,13 +34,21 @@ await step('type-check (tsc)', () => {
   // (Written under dist/, so that tsc finds node_modules from there.)
   mkdirSync('dist', { recursive: true });
   const dir = mkdtempSync(join(ROOT, 'dist', 'tsc-'));
+  let failed = false;
   try {
     const folder = file.endsWith('/index.ts') ? dirname(file) : undefined;
     const include = [join(ROOT, 'function/src/**/*.ts'), ...(folder ? [join(folder, '**/*.ts')] : [file])];
     writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ extends: join(ROOT, 'tsconfig.build.json'), include }));
     execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', join(dir, 'tsconfig.json')], { stdio: 'inherit' });
+  } catch {
+    // tsc printed its errors above; no stack trace of this script after them.
+    failed = true;
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+  if (failed) {
+    process.stderr.write(`build: the type-check failed (tsc's errors above); nothing was bundled\n`);
+    process.exit(1);
   }
 });
 

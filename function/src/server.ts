@@ -13,6 +13,9 @@ import { releaseSignals } from './signals.js';
 import { Startup } from './startup.js';
 
 const startup = new Startup();
+// The module as a value: its optional exports (env, init, ...) are read as properties, so a function without one is
+// not an esbuild warning ("Import "env" will always be undefined").
+const fn: FunctionModule = author;
 
 function fatal(line: Record<string, unknown>): never {
   // One JSON line on stderr: a failing pod says why in `kubectl logs` and Knative's revision status.
@@ -24,7 +27,7 @@ async function main(): Promise<void> {
   let config: Config;
   try {
     // The runtime's variables and the function's own (its `env` export), validated together.
-    config = loadConfig(process.env, (author as FunctionModule).env);
+    config = loadConfig(process.env, fn.env);
   } catch (err) {
     if (err instanceof ConfigError) fatal({ msg: err.message, variable: err.variable });
     throw err;
@@ -32,7 +35,7 @@ async function main(): Promise<void> {
   startup.mark('config');
 
   // The author's module, as the build resolved it (scripts/build.mjs: FUNCTION).
-  const runtime = await createRuntime(config, author as FunctionModule, { startup });
+  const runtime = await createRuntime(config, fn, { startup });
   const { logger, telemetry } = runtime;
   try {
     await runtime.secretsLoaded;

@@ -38,6 +38,28 @@ t.test('a module exporting neither routes nor handler: the build stops and names
   t.same(await checkExports(join(dir, 'index.ts')), ['handler'], 'a re-export counts');
 });
 
+t.test("a type error: tsc's error, one line saying the build stopped, no stack trace, nothing bundled", async (t) => {
+  const dir = mkdtempSync(join(ROOT, 'function/test/fixtures/.tmp-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'index.ts'), "export const routes = async () => {\n  const n: number = 'one';\n  void n;\n};\n");
+  const r = build(relative(ROOT, dir));
+  t.equal(r.status, 1);
+  t.match(r.stdout, /index\.ts\(2,9\): error TS2322/, "tsc's error");
+  t.match(r.stderr, "build: the type-check failed (tsc's errors above); nothing was bundled");
+  t.notMatch(r.stderr, /Command failed|\n\s+at /, 'no stack trace');
+  t.notMatch(r.stdout, /bundle \(esbuild\)/, 'nothing bundled');
+});
+
+t.test('a function without optional exports (env, init, ...) bundles with no warning', async (t) => {
+  const outdir = mkdtempSync(join(ROOT, 'function/test/fixtures/.tmp-'));
+  t.teardown(() => rmSync(outdir, { recursive: true, force: true }));
+  const script = `import { bundle } from ${JSON.stringify(join(ROOT, 'scripts/lib/bundle.mjs'))};
+    await bundle({ file: ${JSON.stringify(join(ROOT, 'function/test/fixtures/basic/index.ts'))}, outdir: ${JSON.stringify(outdir)} });`;
+  const r = spawnSync(NODE, ['--input-type=module', '-e', script], { cwd: ROOT, encoding: 'utf8' });
+  t.equal(r.status, 0, r.stderr);
+  t.notMatch(r.stderr, /WARNING|will always be undefined/, 'esbuild says nothing');
+});
+
 t.test('the build runs a function module only when it exports instrumentations, and says so when that fails', async (t) => {
   const dir = mkdtempSync(join(ROOT, 'function/test/fixtures/.tmp-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
