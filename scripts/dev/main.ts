@@ -13,7 +13,7 @@
 import { spawn } from 'node:child_process';
 import { watch } from 'node:fs';
 import { join } from 'node:path';
-import { functionValues, PORT_ENV, portsFromEnv, REPO_ROOT, Stack, type Endpoints } from './lib/stack.ts';
+import { DEFAULT_PORTS, functionValues, PORT_ENV, portsFromEnv, REPO_ROOT, Stack, type Endpoints } from './lib/stack.ts';
 import { describeExit } from './lib/proc.ts';
 import { StackError } from './lib/wait.ts';
 
@@ -24,6 +24,9 @@ const info = (line: string): void => {
   process.stderr.write(`${line}\n`);
 };
 
+/** Where `make trace` looks when JAEGER_URL is not set (scripts/trace.ts). */
+const DEFAULT_JAEGER_URL = `http://127.0.0.1:${DEFAULT_PORTS.jaegerQuery}`;
+
 export function guide(e: Endpoints, secretId: string, probePath = '/'): string {
   return `
 The function runs behind Knative's queue-proxy, as in a pod. Try (function.probePath of its values.yaml):
@@ -32,7 +35,7 @@ The function runs behind Knative's queue-proxy, as in a pod. Try (function.probe
 
 Every response carries 'traceresponse: 00-<trace id>-<span id>-01'. Print that trace's span tree:
 
-  make trace ID=<trace id>            (Jaeger API at ${e.JAEGER_URL})
+  ${e.JAEGER_URL === DEFAULT_JAEGER_URL ? 'make trace ID=<trace id>' : `JAEGER_URL=${e.JAEGER_URL} make trace ID=<trace id>`}            (Jaeger API at ${e.JAEGER_URL})
 
 Requests counted by the function, in Prometheus (${e.PROMETHEUS_URL}/graph):
 
@@ -64,8 +67,10 @@ function watchAndRestart(stack: Stack, stopping: () => boolean, restarted: () =>
       const [command, args] = process.env.DEV_BUILD
         ? ['/bin/sh', ['-c', process.env.DEV_BUILD]]
         : [join(REPO_ROOT, 'node_modules/.bin/node'), [join(REPO_ROOT, 'scripts/build.mjs')]];
-      const b = spawn(command, args, { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+      // Both streams kept: tsc writes its errors on stdout, esbuild and the build's own messages on stderr.
+      const b = spawn(command, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
       let err = '';
+      b.stdout.on('data', (d: Buffer) => (err += d.toString()));
       b.stderr.on('data', (d: Buffer) => (err += d.toString()));
       b.once('close', (c) => {
         if (c !== 0) info(err.trim());
@@ -77,7 +82,7 @@ function watchAndRestart(stack: Stack, stopping: () => boolean, restarted: () =>
       info(`==> build failed in ${(buildMs / 1000).toFixed(1)} s: the running function stays as it was`);
     } else if (!stopping()) {
       try {
-        const restartMs = await stack.restartFunction();
+        const restartMs = await stack.restartFunction((m) => info(`==> ${m}`));
         restarted();
         info(`==> rebuilt in ${(buildMs / 1000).toFixed(1)} s, function restarted and ready in ${restartMs} ms (queue-proxy and peers stayed up)`);
       } catch (err) {

@@ -158,6 +158,8 @@ export class Stack {
   readonly stateDir: string;
   #stopped: Promise<Record<string, Exit>> | undefined;
   #spawnFunction: (() => Proc) | undefined;
+  /** Re-reads the function's values file before a restart: its settings and secret keys (see restartFunction). */
+  #reloadValues: (() => Promise<string | undefined>) | undefined;
   /** True while restartFunction() replaces the function process (its exit is expected then). */
   restarting = false;
 
@@ -345,11 +347,10 @@ export class Stack {
       // The pod: both containers start together, as in Kubernetes.
       t = stepTimer();
       // The settings the function declares (its values' function.env), overridden from the shell when set there.
-      const fromShell = Object.fromEntries(Object.keys(fnValues.env).flatMap((k) => (process.env[k] !== undefined ? [[k, process.env[k]!]] : [])));
-      const fnEnv: NodeJS.ProcessEnv = {
+      const functionEnv = (chartEnv: Record<string, string>, fnValues: FunctionValues): NodeJS.ProcessEnv => ({
         ...baseEnv,
         ...chartEnv,
-        ...fromShell,
+        ...Object.fromEntries(Object.keys(fnValues.env).flatMap((k) => (process.env[k] !== undefined ? [[k, process.env[k]!]] : []))),
         METRICS_PORT: String(ports.metrics),
         // Loopback only on the host network; inside its own network namespace the pod listens as in Kubernetes.
         HOST: isolate ? '0.0.0.0' : '127.0.0.1',
@@ -363,8 +364,24 @@ export class Stack {
         AWS_ACCESS_KEY_ID: DUMMY_CREDENTIALS.accessKeyId,
         AWS_SECRET_ACCESS_KEY: DUMMY_CREDENTIALS.secretAccessKey,
         ...(options.functionEnv ?? {}),
-      };
+      });
+      let fnEnv = functionEnv(chartEnv, fnValues);
       stack.#spawnFunction = () => spawnProc('function', tools.node, [tools.functionEntry], fnEnv, true);
+      // make dev's values file (not a test's given values): an edit reaches the restarted function, new secret keys
+      // are seeded (the keys already seeded keep their values).
+      let seeded = secretValues;
+      stack.#reloadValues = async () => {
+        if (options.fn || options.secretKey) return undefined;
+        const now = functionValues(root);
+        const revision = loadChartModel(root, tools.helm, chartSet, now.file ? [now.file] : []).revision;
+        fnEnv = functionEnv(Object.fromEntries(revision.env.map((e) => [e.name, e.value ?? ''])), now);
+        const added = now.secretKeys.filter((k) => !(k in seeded));
+        if (added.length === 0) return undefined;
+        const fresh = devSecrets(added, options.secretsFile ?? join(stateDir, 'secrets.json'));
+        seeded = { ...seeded, ...fresh };
+        await stack.secretsClient().send(new PutSecretValueCommand({ SecretId: LOCAL_SECRET_ID, SecretString: JSON.stringify(seeded) }));
+        return `secret ${LOCAL_SECRET_ID} seeded with ${added.join(', ')} too`;
+      };
       const fn = stack.#spawnFunction();
       const podName = `${rev.revisionName}-deployment-local`;
       const qpEnv = {
@@ -408,10 +425,14 @@ export class Stack {
 
   /**
    * Replaces the function process with a new one running the current build (after a rebuild); queue-proxy and the
-   * peers stay up. Resolves with the milliseconds from SIGTERM to ready behind queue-proxy.
+   * peers stay up. The function's values file is read again first: its settings as the chart renders them, and the
+   * secret keys added since (seeded; onStep says so). Resolves with the milliseconds from SIGTERM to ready behind
+   * queue-proxy.
    */
-  async restartFunction(): Promise<number> {
+  async restartFunction(onStep: (message: string) => void = () => {}): Promise<number> {
     const started = Date.now();
+    const seeded = await this.#reloadValues?.();
+    if (seeded) onStep(seeded);
     this.restarting = true;
     try {
       await this.procs.get('function')?.stop('SIGTERM', 10_000);

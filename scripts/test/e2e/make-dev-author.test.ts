@@ -62,7 +62,18 @@ t.test('make dev: declared secret keys seeded, declared settings passed (shell w
     cwd: REPO_ROOT,
     // The runtime around the basic fixture (not whatever make build last built); the rebuild is a no-op here, so the
     // test does not rewrite dist/ (scripts/build.mjs has its own tests).
-    env: { ...process.env, DEV_STATE_DIR: stateDir, FUNCTION: fnDir, DEV_FUNCTION_ENTRY: functionEntry, DEV_BUILD: 'true', MAX_ITEMS: '7', UNDECLARED: 'x' },
+    // (A build fails, as tsc does, with its error on stdout, while the file `fail` exists in the state directory.)
+    env: {
+      ...process.env,
+      DEV_STATE_DIR: stateDir,
+      FUNCTION: fnDir,
+      DEV_FUNCTION_ENTRY: functionEntry,
+      DEV_BUILD: `if [ -e '${join(stateDir, 'fail')}' ]; then echo 'index.ts(1,1): error TS2322: broken on purpose'; exit 2; fi`,
+      MAX_ITEMS: '7',
+      UNDECLARED: 'x',
+      // Not Jaeger's default port: the guide's make trace line must then say where it is.
+      DEV_JAEGER_PORT: '16786',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -87,11 +98,18 @@ t.test('make dev: declared secret keys seeded, declared settings passed (shell w
   await waitFor(/Ctrl-C stops everything/, 60_000);
   t.match(out, /secret knative-fn\/local\/app seeded with SIGNING_KEY, API_TOKEN/, 'the declared secret keys are seeded');
   t.notMatch(out, /local-token-value/, 'no secret value is printed');
+  const jaeger = /JAEGER_URL=(\S+)/.exec(out)![1]!;
+  t.match(out, `JAEGER_URL=${jaeger} make trace ID=<trace id>`, "the guide's make trace reads this Jaeger (not the default port)");
   const moto = /SECRETS_ENDPOINT=(\S+)/.exec(out)![1]!;
-  const secret = JSON.parse(
-    inNs('curl', ['-s', moto, '-H', 'X-Amz-Target: secretsmanager.GetSecretValue', '-H', 'Content-Type: application/x-amz-json-1.1', '-H', 'Authorization: AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/secretsmanager/aws4_request', '-d', '{"SecretId":"knative-fn/local/app"}']),
-  ) as { SecretString: string };
-  const doc = JSON.parse(secret.SecretString) as Record<string, string>;
+  const secretDoc = (): Record<string, string> =>
+    JSON.parse(
+      (
+        JSON.parse(
+          inNs('curl', ['-s', moto, '-H', 'X-Amz-Target: secretsmanager.GetSecretValue', '-H', 'Content-Type: application/x-amz-json-1.1', '-H', 'Authorization: AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/secretsmanager/aws4_request', '-d', '{"SecretId":"knative-fn/local/app"}']),
+        ) as { SecretString: string }
+      ).SecretString,
+    ) as Record<string, string>;
+  const doc = secretDoc();
   t.same(Object.keys(doc), ['SIGNING_KEY', 'API_TOKEN'], 'one secret document with the declared keys');
   t.equal(doc.API_TOKEN, 'local-token-value', "a key's value from the local secrets file");
   t.match(doc.SIGNING_KEY, /^[0-9a-f]{64}$/, 'another key: a random value');
@@ -111,12 +129,34 @@ t.test('make dev: declared secret keys seeded, declared settings passed (shell w
   const qpPid = pidOf(/queue-proxy|\/queue(\s|$)/);
   // An edit under function/ (its mtime is enough for the watcher).
   const src = join(REPO_ROOT, 'function/src/types.ts');
-  const now = new Date();
-  utimesSync(src, now, now);
+  const touch = (): void => {
+    const now = new Date();
+    utimesSync(src, now, now);
+  };
+  // A build that fails: its error is shown (tsc writes it on stdout), the running function stays.
+  writeFileSync(join(stateDir, 'fail'), '');
+  touch();
+  await waitFor(/build failed in [\d.]+ s/, 60_000);
+  t.match(out, 'index.ts(1,1): error TS2322: broken on purpose', "a failed build prints the build's error");
+  t.equal(pidOf(/server\.js/), fnPid, 'a failed build leaves the function running');
+  rmSync(join(stateDir, 'fail'));
+  // The values file edited while make dev runs: a changed setting and a new secret key reach the restarted function.
+  writeFileSync(
+    join(fnDir, 'values.yaml'),
+    'function:\n  env:\n    GREETING: edited\n    MAX_ITEMS: 3\n  secretKeys: [SIGNING_KEY, API_TOKEN, NEW_KEY]\n  probePath: /\n',
+  );
+  touch();
   await waitFor(/rebuilt in [\d.]+ s, function restarted and ready in \d+ ms/, 120_000);
+  t.match(out, 'secret knative-fn/local/app seeded with NEW_KEY too', 'the new key is seeded, and make dev says so');
+  const reseeded = secretDoc();
+  t.same(Object.keys(reseeded), ['SIGNING_KEY', 'API_TOKEN', 'NEW_KEY'], 'the secret document has the new key');
+  t.equal(reseeded.SIGNING_KEY, doc.SIGNING_KEY, 'the keys seeded before keep their values');
+  t.match(reseeded.NEW_KEY, /^[0-9a-f]{64}$/);
   t.comment(/rebuilt in [\d.]+ s, function restarted and ready in \d+ ms/.exec(out)![0]);
   const newPid = pidOf(/server\.js/);
   t.ok(newPid && newPid !== fnPid, 'a new function process');
+  t.equal(environOf(newPid!).GREETING, 'edited', "the values file's edited setting reaches the restarted function");
+  t.equal(environOf(newPid!).MAX_ITEMS, '7', 'the shell still wins');
   t.equal(pidOf(/queue-proxy|\/queue(\s|$)/), qpPid, 'queue-proxy stayed up');
   const url = /FUNCTION_URL=(\S+)/.exec(out)![1]!;
   t.match(inNs('curl', ['-s', '-i', `${url}/`]), /^HTTP\/1\.1 200/, 'the function answers after the restart');
