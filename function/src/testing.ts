@@ -20,6 +20,12 @@ export interface BuildOptions {
   secrets?: Record<string, string>;
   /** Environment variables of the runtime (K_SERVICE, BODY_LIMIT_BYTES, LOG_LEVEL...). */
   env?: Record<string, string>;
+  /**
+   * true: the function's outgoing calls (fetch, node:http/https, the AWS SDK) are CLIENT spans that send
+   * `traceparent`, as in production. Off by default: in a test process, the test's own HTTP calls are not the
+   * function's.
+   */
+  traceOutgoing?: boolean;
 }
 
 export interface TestFunction {
@@ -67,8 +73,8 @@ export async function build(fn: FunctionModule, options: BuildOptions = {}): Pro
   const runtime = await createRuntime(config, fn, {
     logDestination,
     spanProcessors: [recorder.processor],
-    // Requests come through app.inject(); the function's own instrumentations are on, the defaults are not.
-    defaultInstrumentations: false,
+    // Requests come through app.inject(); the function's own instrumentations are on, the defaults only if asked.
+    defaultInstrumentations: options.traceOutgoing === true,
     fetcher: { fetch: async () => ({ secretString: JSON.stringify(secrets ?? {}) }) },
   });
   await runtime.secretsLoaded;
