@@ -12,8 +12,10 @@ import {
   ROOT,
   byKind,
   contract,
+  helmTemplate,
   knativeModuleDir,
   knativeService,
+  parseObjects,
   render,
   run,
   scenarios,
@@ -121,6 +123,20 @@ t.test('PodMonitor scrapes the contract metrics port and path on the revision po
   t.equal(addr.replacement, `\${1}:${c.ports.metrics}`, 'address rewritten to the pod IP and METRICS_PORT');
   t.same(pm!.spec.selector.matchLabels, { 'serving.knative.dev/service': knativeService(objects).metadata.name }, "selects this Service's pods");
   t.same(byKind(render('default').objects, 'PodMonitor'), [], 'off by default');
+});
+
+t.test("a function's own scaling target (its values file) reaches dev and prod: the environments set only their availability policy", async (t) => {
+  const file = join(tempDir('fn-values'), 'values.yaml');
+  writeFileSync(file, 'autoscaling:\n  target: 12\n  targetUtilizationPercentage: 60\n');
+  for (const env of ['dev', 'prod']) {
+    // The deploy's order: chart defaults, the function's values file, the environment's, the platform's.
+    const files = valueFiles(env);
+    const r = helmTemplate([...files.slice(0, 2), '-f', file, ...files.slice(2)]);
+    t.equal(r.status, 0, r.output);
+    const annotations = knativeService(parseObjects(r.stdout)).spec.template.metadata.annotations;
+    t.equal(annotations['autoscaling.knative.dev/target'], '12', `${env}: the function's target`);
+    t.equal(annotations['autoscaling.knative.dev/target-utilization-percentage'], '60', `${env}: the function's utilization`);
+  }
 });
 
 t.test('NetworkPolicy: data plane to queue-proxy only, metrics to monitoring only, no IMDS', async (t) => {
