@@ -4,7 +4,7 @@
  * Ctrl-C or SIGTERM stops everything in the pod's order (queue-proxy drains, then the function, then the peers).
  * A second Ctrl-C skips queue-proxy's 30 s drain.
  *
- * Rebuilds and restarts the function when a file under function/ changes (DEV_WATCH=0: off; DEV_BUILD: the build
+ * Rebuilds and restarts the function when a file under function/ (or the function's folder elsewhere) changes (DEV_WATCH=0: off; DEV_BUILD: the build
  * command, default scripts/build.mjs).
  * Environment: DEV_*_PORT (see PORT_ENV in lib/stack.ts), DEV_STATE_DIR (default .dev/), DEV_SCRAPE_INTERVAL
  * (default 5s), DEV_VERBOSE=1 (echo every process' log lines), QUEUE_PROXY_BIN / JAEGER_BIN / PROMETHEUS_BIN /
@@ -12,7 +12,7 @@
  */
 import { spawn } from 'node:child_process';
 import { watch } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { DEFAULT_PORTS, functionValues, PORT_ENV, portsFromEnv, REPO_ROOT, Stack, type Endpoints } from './lib/stack.ts';
 import { describeExit } from './lib/proc.ts';
 import { StackError } from './lib/wait.ts';
@@ -50,7 +50,9 @@ Ctrl-C stops everything (queue-proxy drains for 30 s first, as in a pod; Ctrl-C 
  * restarts the function alone; queue-proxy and the peers stay up. A failed build keeps the running function.
  */
 function watchAndRestart(stack: Stack, stopping: () => boolean, restarted: () => void): () => void {
-  const dir = join(REPO_ROOT, 'function');
+  // function/ (the runtime and the functions kept there), and the function's folder when it lives elsewhere.
+  const fnDir = resolve(REPO_ROOT, process.env.FUNCTION || 'function/example');
+  const dirs = [join(REPO_ROOT, 'function'), ...(relative(join(REPO_ROOT, 'function'), fnDir).startsWith('..') ? [fnDir] : [])];
   let timer: NodeJS.Timeout | undefined;
   let busy = false;
   let again = false;
@@ -61,7 +63,7 @@ function watchAndRestart(stack: Stack, stopping: () => boolean, restarted: () =>
     }
     busy = true;
     const t = Date.now();
-    info('\n==> change under function/: rebuilding');
+    info(`\n==> change under ${dirs.map((d) => `${relative(REPO_ROOT, d)}/`).join(' or ')}: rebuilding`);
     const code = await new Promise<number | null>((resolve) => {
       // DEV_BUILD: another build command (a shell line), e.g. for a test that must not rewrite dist/.
       const [command, args] = process.env.DEV_BUILD
@@ -95,15 +97,15 @@ function watchAndRestart(stack: Stack, stopping: () => boolean, restarted: () =>
       void rebuild();
     }
   };
-  const watcher = watch(dir, { recursive: true }, (_event, file) => {
+  const watchers = dirs.map((dir) => watch(dir, { recursive: true }, (_event, file) => {
     if (!file || /(^|\/)(node_modules|\.tap)(\/|$)|\.(test\.ts|md)$/.test(String(file))) return;
     clearTimeout(timer);
     timer = setTimeout(() => void rebuild(), 200);
-  });
+  }));
   // Closed on stop: a recursive watcher on Linux keeps the process alive even when unref'd.
   return () => {
     clearTimeout(timer);
-    watcher.close();
+    for (const w of watchers) w.close();
   };
 }
 
