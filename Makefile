@@ -47,7 +47,10 @@ export FUNCTION
 
 node_modules/.package-lock.json: package.json package-lock.json
 	@# npm itself runs on the machine's Node; its engine warnings about Node 24 packages are expected (Node 24 comes from the `node` dev dependency).
-	npm ci --no-audit --no-fund --loglevel=error
+	@# A node_modules that is a link (a worktree sharing another checkout's) is left alone: npm ci would empty the
+	@# folder it points to, under every checkout that shares it.
+	@if [ -L node_modules ]; then echo "node_modules links to $$(readlink -f node_modules): not running npm ci through it (run it there)"; \
+	else npm ci --no-audit --no-fund --loglevel=error; fi
 	@touch $@
 
 .PHONY: deps
@@ -92,7 +95,7 @@ TEST_UNIT := $(filter-out function/test/dockerfile.test.ts,$(wildcard function/t
   $(wildcard function/*/test/*.test.ts function/examples/*/test/*.test.ts) \
   chart/test/render.test.ts chart/test/function-contract.test.ts chart/test/mistakes.test.ts chart/test/unittest.test.ts \
   scripts/test/coldstart.test.ts $(filter-out scripts/test/deploy-lint.test.ts,$(wildcard scripts/test/deploy-*.test.ts)) \
-  scripts/test/cluster/unit.test.ts scripts/test/tiers.test.ts
+  scripts/test/cluster/unit.test.ts scripts/test/tiers.test.ts scripts/test/deps.test.ts
 TEST_LINT := scripts/test/typecheck.test.ts scripts/test/scanners.test.ts scripts/test/tools.test.ts \
   scripts/test/deploy-lint.test.ts scripts/test/ci-install.test.ts function/test/dockerfile.test.ts \
   chart/test/manifests.test.ts chart/test/prometheus.test.ts
