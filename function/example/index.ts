@@ -8,8 +8,11 @@
  * (and npm packages); everything else (secrets, metrics, traces, health, drain, hardening) is the runtime's.
  */
 import type { FastifyPluginAsync } from 'fastify';
-import root from './routes/root.ts';
+import root, { env as rootEnv } from './routes/root.ts';
 import sign from './routes/sign.ts';
+
+/** The settings the routes declare (each route file exports its own `env`). */
+export const env = { ...rootEnv };
 
 export const routes: FastifyPluginAsync = async (app) => {
   await app.register(root);
