@@ -10,7 +10,7 @@ import { ConfigError, loadConfig, type Config } from './config.js';
 import { createRuntime, type Runtime } from './runtime.js';
 import { SecretLoadError } from './secrets.js';
 import { releaseSignals } from './signals.js';
-import { Startup } from './startup.js';
+import { Startup, startedFromSnapshot } from './startup.js';
 
 const startup = new Startup();
 // The module as a value: its optional exports (env, init, ...) are read as properties, so a function without one is
@@ -65,6 +65,7 @@ async function main(): Promise<void> {
       metricsPort,
       secretCount: config.secretIds.length,
       tracing: telemetry.enabled,
+      snapshot: startedFromSnapshot(),
       startupMs: Math.round(startup.durationsMs().reduce((sum, [, ms]) => sum + ms, 0)),
     },
     'listening',

@@ -4,6 +4,14 @@
  */
 import { performance } from 'node:perf_hooks';
 
+/** Set by the start-up snapshot's main function (snapshot.ts) in a process started from dist/snapshot.blob. */
+export const STARTED_FROM_SNAPSHOT = Symbol.for('knative-fn.started-from-snapshot');
+
+/** Whether this process began from the start-up snapshot (the image does) rather than by loading the bundle. */
+export function startedFromSnapshot(): boolean {
+  return (globalThis as Record<symbol, unknown>)[STARTED_FROM_SNAPSHOT] === true;
+}
+
 export const PHASES = ['config', 'telemetry', 'secrets', 'listen', 'first_response'] as const;
 export type Phase = (typeof PHASES)[number];
 

@@ -99,9 +99,11 @@ t.test('runtime stage: non-root, exec-form node CMD, only the built output', asy
   const user = runtime.steps.find((s) => s.op === 'USER');
   t.equal(user?.args, '65532:65532', 'numeric non-root user');
   const cmd = JSON.parse(runtime.steps.find((s) => s.op === 'CMD')?.args ?? '[]') as string[];
-  t.same(cmd, ['/nodejs/bin/node', 'dist/server.js'], 'exec form, node directly');
+  t.same(cmd, ['/nodejs/bin/node', '--snapshot-blob', 'dist/snapshot.blob', 'dist/server.js'], 'exec form, node directly, from the start-up snapshot');
   const copies = runtime.steps.filter((s) => s.op === 'COPY');
-  t.same(copies.map((c) => c.args), ['--from=build /src/dist ./dist'], 'copies the bundle and nothing else');
+  t.same(copies.map((c) => c.args), ['--from=snapshot /app/dist ./dist'], 'copies the bundle and its snapshot, nothing else');
+  const snapshot = stages.find((s) => s.name === 'snapshot');
+  t.equal(snapshot?.from, runtime.from, 'the snapshot is made by the runtime image\'s own Node');
   t.notOk(runtime.steps.some((s) => s.op === 'RUN'), 'no RUN in the runtime stage');
 });
 
@@ -137,6 +139,7 @@ t.test('replaying the build and starting the result as uid 65532 from a read-onl
       } else if (step.op === 'COPY') {
         const parts = step.args.split(/\s+/);
         const fromFlag = parts[0]?.startsWith('--from=') ? parts.shift()?.slice('--from='.length) : undefined;
+        if (parts[0]?.startsWith('--chown=')) parts.shift(); // the replay runs as one user
         const dest = parts.pop() ?? '.';
         for (const src of parts) {
           const source = fromFlag ? join(stageRoots.get(fromFlag) ?? '', src) : join(ROOT, src);
@@ -145,7 +148,9 @@ t.test('replaying the build and starting the result as uid 65532 from a read-onl
           else copyContext(source, target, patterns);
         }
       } else if (step.op === 'RUN') {
-        const r = spawnSync('sh', ['-c', step.args], {
+        // Exec form (the distroless stage has no shell): the image's "/nodejs/bin/node" is this replay's copy.
+        const exec = step.args.startsWith('[') ? (JSON.parse(step.args) as string[]).map((a) => (a === '/nodejs/bin/node' ? join(nodeDir, 'node') : a)) : undefined;
+        const r = spawnSync(exec ? (exec[0] ?? '') : 'sh', exec ? exec.slice(1) : ['-c', step.args], {
           cwd: workdir,
           // The build machine's environment (registry, proxy and CA settings), with the image's Node first on PATH.
           env: { ...process.env, ...buildArgs, PATH: `${nodeDir}:${process.env.PATH}`, npm_config_update_notifier: 'false' },
@@ -199,6 +204,8 @@ t.test('replaying the build and starting the result as uid 65532 from a read-onl
   });
   const res = await fetch(`http://127.0.0.1:${port}/`);
   t.equal(res.status, 200, 'serves GET / as uid 65532 from a read-only working copy');
+  t.match(out, /"msg":"listening"/);
+  t.match(out, /"snapshot":true/, 'started from the start-up snapshot the runtime stage made');
   const write = spawnSync('setpriv', [...asImageUser, exe, '-e', "require('fs').writeFileSync('probe','x')"], { cwd: app, encoding: 'utf8' });
   t.not(write.status, 0, 'the working copy really is read-only for that user');
   t.match(write.stderr, /EACCES: permission denied, open 'probe'/);

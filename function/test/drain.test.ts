@@ -7,7 +7,7 @@ import { createServer, type Socket } from 'node:net';
 import { startApp } from './helpers/app.js';
 import { fixtureServer } from './helpers/bundle.js';
 import { NODE } from './helpers/paths.js';
-import { baseEnv, startServer } from './helpers/process.js';
+import { baseEnv, nodeArgs, startServer } from './helpers/process.js';
 
 /** Starts a POST whose body arrives slowly: the request is in flight until `finish` is called. */
 function slowRequest(port: number, agent?: Agent) {
@@ -144,7 +144,7 @@ async function sigtermDuringStartup(t: Test, asPid1: boolean) {
     AWS_ACCESS_KEY_ID: 'testing',
     AWS_SECRET_ACCESS_KEY: 'testing',
   });
-  const [command, args] = asPid1 ? ['unshare', ['--pid', '--fork', '--mount-proc', '--kill-child', NODE, server]] : [NODE, [server]];
+  const [command, args] = asPid1 ? ['unshare', ['--pid', '--fork', '--mount-proc', '--kill-child', NODE, ...nodeArgs(server)]] : [NODE, nodeArgs(server)];
   const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   t.teardown(() => void child.kill('SIGKILL'));
   let out = '';

@@ -23,6 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { wrk, type LoadResult } from './lib/load.ts';
 import { startMoto, startOtlpSink } from './lib/peers.ts';
 import { cpuMs, start, type Variant } from './lib/proc.ts';
+import { serverArgs } from '../lib/snapshot.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '../..');
@@ -147,7 +148,8 @@ async function main(): Promise<void> {
     });
     const bareHttp: Variant = { id: 'bareHttp', label: 'bare node:http', args: [join(HERE, 'fixtures/bare-http.mjs')], env: {} };
     const bareFastify: Variant = { id: 'bareFastify', label: 'bare Fastify (unbundled)', args: [join(HERE, 'fixtures/bare-fastify.mjs')], env: {} };
-    const fn = (id: string, label: string, sampling: 'all' | 'ratio' | 'off', dist = server): Variant => ({ id, label, args: [dist], env: fnEnv(sampling), cwd: dirname(dirname(dist)) });
+    // As the image runs it: from the build's start-up snapshot when this Node made it (Dockerfile CMD).
+    const fn = (id: string, label: string, sampling: 'all' | 'ratio' | 'off', dist = server): Variant => ({ id, label, args: serverArgs(dist, node), env: fnEnv(sampling), cwd: dirname(dirname(dist)) });
     const fnFull = fn('function', 'function (secrets, tracing 100 %, metrics)', 'all');
     const compare = COMPARE ? [fn('functionCompare', `function from ${COMPARE}`, 'all', join(work, 'compare/dist/server.js'))] : [];
 

@@ -286,3 +286,58 @@ export async function bundle({ file, outdir }) {
   writeFileSync(join(outdir, 'package.json'), `${JSON.stringify({ type: 'module' })}\n`);
   return instrumented;
 }
+
+/**
+ * The start-up snapshot's entry (function/src/snapshot.ts) bundled into one CommonJS file (`outfile`), as Node's
+ * snapshot builder (`node --build-snapshot`) requires: no chunks, no ES modules, require() of Node built-ins only.
+ * The same runtime, function and plugins as bundle(); `instrumented` is what bundle() returned.
+ */
+export async function bundleSnapshotEntry({ file, outfile, instrumented }) {
+  await build({
+    entryPoints: [join(ROOT, 'function/src/snapshot.ts')],
+    outfile,
+    bundle: true,
+    format: 'cjs',
+    platform: 'node',
+    mainFields: ['module', 'main'],
+    target: 'node24',
+    minifyWhitespace: true,
+    minifySyntax: true,
+    sourcemap: 'linked',
+    legalComments: 'linked',
+    logLevel: 'warning',
+    // The runtime's modules use import.meta.url for createRequire() only.
+    define: { 'import.meta.url': '__snapshotUrl' },
+    banner: { js: "const __snapshotUrl = require('node:url').pathToFileURL(__filename).href;" },
+    plugins: [functionPlugin(file), lazyBuiltins, builtinsThroughRequire, sdkExporters, instrumentedPackages(instrumented ?? (await instrumentedModules(file)))],
+  });
+}
+
+/**
+ * Built-ins whose native state V8 cannot serialise (node:http's parser binding, node:http2's session buffers): in the
+ * snapshot's bundle each is a stand-in with every export of the module, a getter that loads the module on first use
+ * (the HTTP client instrumentation patches the real module, which the getters read). Its tables (node:http's METHODS
+ * and STATUS_CODES), which packages read as they load, are copies: the blob only ever runs on the Node that made it.
+ */
+const LAZY_BUILTINS = ['http', 'https', 'http2'];
+const lazyBuiltins = {
+  name: 'lazy-builtins',
+  setup(b) {
+    b.onResolve({ filter: new RegExp(`^(node:)?(${LAZY_BUILTINS.join('|')})$`) }, (args) =>
+      args.namespace === 'lazy-builtin' ? { path: args.path, external: true } : { path: args.path.replace(/^(node:)?/, 'node:'), namespace: 'lazy-builtin' },
+    );
+    b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => {
+      const m = require(args.path);
+      const tables = Object.fromEntries(Object.keys(m).filter((n) => n === n.toUpperCase() && typeof m[n] === 'object').map((n) => [n, m[n]]));
+      const names = Object.keys(m).filter((n) => n !== 'default' && !(n in tables));
+      const spec = JSON.stringify(args.path);
+      return {
+        loader: 'js',
+        contents: `let m; const load = () => (m ??= require(${spec})); const lazy = ${JSON.stringify(tables)};
+          for (const n of ${JSON.stringify(names)}) Object.defineProperty(lazy, n, { enumerable: true, configurable: true, get: () => load()[n], set: (v) => { load()[n] = v; } });
+          Object.defineProperty(lazy, 'default', { get: load });
+          module.exports = lazy;`,
+      };
+    });
+  },
+};

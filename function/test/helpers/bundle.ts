@@ -7,8 +7,9 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { bundle, functionModule } from '../../../scripts/lib/bundle.mjs';
-import { ROOT } from './paths.js';
+import { bundle, bundleSnapshotEntry, functionModule } from '../../../scripts/lib/bundle.mjs';
+import { buildSnapshot, SNAPSHOT_ENTRY } from '../../../scripts/lib/snapshot.mjs';
+import { NODE, ROOT } from './paths.js';
 
 const CACHE = join(ROOT, 'dist-fixtures');
 
@@ -47,7 +48,7 @@ async function build(name: string): Promise<string> {
   const fixtureDir = join(ROOT, 'function/test/fixtures', name);
   const fixture = existsSync(fixtureDir) ? fixtureDir : `${fixtureDir}.ts`;
   const file = functionModule(fixture);
-  const inputs = [...files(join(ROOT, 'function/src')), ...files(fixture), join(ROOT, 'scripts/lib/bundle.mjs'), join(ROOT, 'package-lock.json')];
+  const inputs = [...files(join(ROOT, 'function/src')), ...files(fixture), join(ROOT, 'scripts/lib/bundle.mjs'), join(ROOT, 'scripts/lib/snapshot.mjs'), join(ROOT, 'package-lock.json')];
   const dir = join(CACHE, `${name}-${contentHash(inputs)}`);
   const server = join(dir, 'server.js');
   if (existsSync(server)) return server;
@@ -55,7 +56,10 @@ async function build(name: string): Promise<string> {
   // Built aside, then renamed into place: test files running side by side never see half a bundle.
   const work = mkdtempSync(join(CACHE, `.${name}-`));
   try {
-    await bundle({ file, outdir: work });
+    const instrumented = await bundle({ file, outdir: work });
+    // And its start-up snapshot, as scripts/build.mjs makes it: the processes start from it as the image's do.
+    await bundleSnapshotEntry({ file, outfile: join(work, SNAPSHOT_ENTRY), instrumented });
+    buildSnapshot(work, NODE);
     try {
       renameSync(work, dir);
     } catch (err) {

@@ -4,8 +4,17 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { serverArgs } from '../../../scripts/lib/snapshot.mjs';
 import { fixtureServer } from './bundle.js';
 import { NODE } from './paths.js';
+
+/**
+ * Node's arguments for a server bundle, as the image's CMD: from its start-up snapshot
+ * (scripts/lib/snapshot.mjs). TEST_SNAPSHOT=off runs the plain entry instead (what a process without the blob runs).
+ */
+export function nodeArgs(script: string): string[] {
+  return process.env.TEST_SNAPSHOT === 'off' ? [script] : serverArgs(script, NODE);
+}
 
 export interface RunningServer {
   child: ChildProcess;
@@ -45,7 +54,7 @@ export function baseEnv(extra: Record<string, string> = {}): Record<string, stri
 export async function runToExit(env: Record<string, string>, timeoutMs = 20_000, script?: string): Promise<SpawnResult> {
   const bundle = script ?? (await fixtureServer());
   const started = Date.now();
-  const child = spawn(NODE, [bundle], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(NODE, nodeArgs(bundle), { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += String(d)));
@@ -65,7 +74,7 @@ export async function runToExit(env: Record<string, string>, timeoutMs = 20_000,
  */
 export function asImage(env: Record<string, string>, script: string): [string, string[]] {
   const nodeOptions = env.NODE_OPTIONS ? [`NODE_OPTIONS=${env.NODE_OPTIONS}`] : [];
-  return ['/usr/bin/env', ['-u', 'NODE_OPTIONS', ...nodeOptions, NODE, script]];
+  return ['/usr/bin/env', ['-u', 'NODE_OPTIONS', ...nodeOptions, NODE, ...nodeArgs(script)]];
 }
 
 export interface StartOptions {
@@ -78,7 +87,7 @@ export interface StartOptions {
 /** Starts the server and waits for its `listening` line. */
 export async function startServer(env: Record<string, string>, timeoutMs = 20_000, options: StartOptions = {}): Promise<RunningServer> {
   const script = options.script ?? (await fixtureServer());
-  const [command, args] = options.exact ? asImage(env, script) : [NODE, [script]];
+  const [command, args] = options.exact ? asImage(env, script) : [NODE, nodeArgs(script)];
   const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) =>
