@@ -1,5 +1,6 @@
 // The cold-start probe against the real function on this machine, behind a tiny "scale from zero" harness:
-// a loopback proxy starts `node dist/server.js` on the first connection and stops it shortly after the response
+// a loopback proxy starts `node dist/server.js` (from its start-up snapshot, as the image does) on the first
+// connection and stops it shortly after the response
 // (scale to zero); the stub kubectl reports the revision's pods from the harness's state (1 while the process
 // lives, 0 once it has exited), so the probe's zero-pod wait is exercised for real.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -9,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
 import { formatSample, formatSummary, percentile, phaseMedians, summarise, type Sample } from '../deploy/lib/coldstart.ts';
+import { serverArgs } from '../lib/snapshot.mjs';
 import { Harness, ROOT, ksvc, platformOutputs, runCli, ssmArgs } from './deploy-harness.ts';
 
 const COLDSTART = join(ROOT, 'scripts', 'coldstart.ts');
@@ -94,7 +96,7 @@ class ScaleFromZero {
     const [port, metricsPort] = [await this.freePort(), await this.freePort()];
     this.writePods(1);
     this.starts += 1;
-    this.proc = spawn(process.execPath, [SERVER], {
+    this.proc = spawn(process.execPath, serverArgs(SERVER), {
       cwd: ROOT,
       env: {
         PATH: process.env.PATH,
