@@ -4,8 +4,9 @@
  * (Fastify, pino, prom-client, NodeSDK and the instrumentations, the Secrets Manager client); V8 serialises that heap,
  * and a process started with `node --snapshot-blob dist/snapshot.blob dist/server.js` (the image's CMD) begins from it
  * instead of reading, compiling and evaluating the bundle.
- * Nothing in what is evaluated here reads the configuration, opens a handle, starts a timer or draws random numbers:
- * all of that happens in the deserialised process, from its main function below, as it would from boot.ts.
+ * Nothing evaluated here reads the process's configuration, keeps a handle or a timer, or calls crypto.randomUUID()
+ * (whose buffer of random bytes would be shared by every process from the blob): that happens in the deserialised
+ * process, from its main function below, as it would from boot.ts.
  * What cannot be serialised (node:http's and node:http2's native state) is loaded on first use there
  * (scripts/lib/bundle.mjs, lazyBuiltins).
  */
