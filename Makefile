@@ -61,8 +61,8 @@ build: deps ## Type-check and build the function FUNCTION (default function/exam
 	npm run build
 
 .PHONY: run
-run: build ## Run the built function alone on PORT (default 8080), no peers; set SECRETS= to skip Secrets Manager
-	npm start
+run: build ## Run the built function alone on PORT (default 8080), no peers, started as the image starts it (its snapshot); set SECRETS= to skip Secrets Manager
+	exec node $$(node --input-type=module -e "import { serverArgs } from './scripts/lib/snapshot.mjs'; console.log(serverArgs('dist/server.js').join(' '))")
 
 .PHONY: dev
 dev: build $(call tool_files,python helm jaeger prometheus queue-proxy) ## Run the function behind Knative's queue-proxy with moto, Jaeger and Prometheus; prints the URLs (DEV_*_PORT=...)

@@ -14,6 +14,7 @@ import { createPodNetwork, hostNetwork, type PodNetwork } from './netns.ts';
 import { Proc, type Exit } from './proc.ts';
 import { queueProxyEnv } from './queue-proxy.ts';
 import { freePort, httpGet, portInUse, StackError, waitFor } from './wait.ts';
+import { serverArgs } from '../../lib/snapshot.mjs';
 
 export const REPO_ROOT = new URL('../../../', import.meta.url).pathname.replace(/\/$/, '');
 
@@ -366,7 +367,8 @@ export class Stack {
         ...(options.functionEnv ?? {}),
       });
       let fnEnv = functionEnv(chartEnv, fnValues);
-      stack.#spawnFunction = () => spawnProc('function', tools.node, [tools.functionEntry], fnEnv, true);
+      // As the image starts it: from the start-up snapshot when this Node made it (serverArgs), else the plain entry.
+      stack.#spawnFunction = () => spawnProc('function', tools.node, serverArgs(tools.functionEntry, tools.node), fnEnv, true);
       // make dev's values file (not a test's given values): an edit reaches the restarted function, new secret keys
       // are seeded (the keys already seeded keep their values).
       let seeded = secretValues;
