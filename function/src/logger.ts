@@ -93,6 +93,28 @@ function isoTime(): string {
   return stamp;
 }
 
+/** Bytes of lines stdout has not taken yet beyond which new lines are dropped (and counted) rather than buffered. */
+export const LOG_BUFFER_MAX_BYTES = 16 * 1024 * 1024;
+
+/**
+ * stdout, written asynchronously: a line is handed to the destination's buffer and written by the next write(2),
+ * which takes every line logged meanwhile. One synchronous write per access line cost about a tenth of a request's
+ * CPU. pino's destination writes what is buffered synchronously when the process exits (process.exit after the
+ * drain, an uncaught exception): lines are lost only if the process is killed (SIGKILL) with lines not yet written,
+ * or beyond LOG_BUFFER_MAX_BYTES held up by a stdout that does not read (each such line is counted on stderr).
+ */
+function stdout(): pino.DestinationStream {
+  const stream = pino.destination({ fd: 1, sync: false, minLength: 0, maxLength: LOG_BUFFER_MAX_BYTES });
+  let dropped = 0;
+  (stream as unknown as NodeJS.EventEmitter).on('drop', () => {
+    dropped += 1;
+    if (dropped === 1 || dropped % 1000 === 0) {
+      process.stderr.write(`${JSON.stringify({ level: 'error', time: new Date().toISOString(), dropped, msg: 'stdout is not reading: log lines dropped' })}\n`);
+    }
+  });
+  return stream;
+}
+
 export function createLogger(level: LogLevel, base: Record<string, string>, destination?: pino.DestinationStream): Logger {
   const options: LoggerOptions = {
     level,
@@ -101,7 +123,7 @@ export function createLogger(level: LogLevel, base: Record<string, string>, dest
     timestamp: isoTime,
     formatters: { level: (label) => ({ level: label }) },
   };
-  const stream = destination ?? pino.destination({ fd: 1, sync: true });
+  const stream = destination ?? stdout();
   const values: ValueRedaction = { source: undefined, seen: undefined, needles: [] };
   const logger = pino(
     { ...options, mixin: traceIds, redact: { paths: REDACT_PATHS, censor: REDACTED }, hooks: { streamWrite: (line) => scrub(line, values) } },
