@@ -85,7 +85,9 @@ const observe: FastifyPluginCallback<ObserveOptions> = (app, opts, done) => {
     const handler = route.handler;
     route.handler = function (this: FastifyInstance, request: FastifyRequest, reply: FastifyReply) {
       const ctx = request.otelContext;
-      return ctx ? context.with(ctx, handler, this, request, reply) : handler.call(this, request, reply);
+      // A request without a body reaches its handler inside onRequest's context.with already: entering it again
+      // costs a context switch and buys nothing.
+      return ctx && context.active() !== ctx ? context.with(ctx, handler, this, request, reply) : handler.call(this, request, reply);
     } as typeof handler;
   });
 
@@ -185,8 +187,10 @@ const observe: FastifyPluginCallback<ObserveOptions> = (app, opts, done) => {
     }
     if (!access.isLevelEnabled('info')) return;
     const sc = span.spanContext();
-    const ids = trace.isSpanContextValid(sc) ? { trace_id: sc.traceId, span_id: sc.spanId } : {};
-    access.info({ request_id: request.id, ...ids, ...fields }, msg);
+    access.info(
+      trace.isSpanContextValid(sc) ? { request_id: request.id, trace_id: sc.traceId, span_id: sc.spanId, ...fields } : { request_id: request.id, ...fields },
+      msg,
+    );
   };
 
   /** Ends the request's span, counts it and writes its one access-log line; `reply` is null when the client aborted. */
