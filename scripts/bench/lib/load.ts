@@ -19,10 +19,12 @@ export interface LoadOptions {
   seconds: number;
   /** Offered request rate (req/s); 0 or absent: as fast as the server answers. */
   rate?: number;
+  /** Request path and query (BENCH_PATH); `/` when absent. */
+  path?: string;
 }
 
 export function wrk(bin: string, scriptDir: string, o: LoadOptions): Promise<LoadResult> {
-  const args = ['-t1', `-c${o.connections}`, `-d${o.seconds}s`, '--timeout', '5s', '-s', join(scriptDir, 'wrk.lua'), `http://127.0.0.1:${o.port}/`];
+  const args = ['-t1', `-c${o.connections}`, `-d${o.seconds}s`, '--timeout', '5s', '-s', join(scriptDir, 'wrk.lua'), `http://127.0.0.1:${o.port}${o.path ?? '/'}`];
   const env = { ...process.env, BENCH_RATE: String(o.rate ?? 0), BENCH_CONNECTIONS: String(o.connections) };
   return new Promise((resolve, reject) => {
     execFile(bin, args, { env, timeout: (o.seconds + 30) * 1000 }, (err, stdout, stderr) => {

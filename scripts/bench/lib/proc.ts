@@ -16,21 +16,23 @@ export interface Variant {
   /** Extra environment on top of a minimal one (PATH, HOME). */
   env: Record<string, string>;
   cwd?: string;
+  /** The request path timed and loaded (BENCH_PATH); `/` when absent. */
+  path?: string;
 }
 
 export interface Running {
   child: ChildProcess;
   port: number;
-  /** Spawn to the first 200 on GET /, in ms. */
+  /** Spawn to the first 200 on GET <path>, in ms. */
   readyMs: number;
   /** Resident set size when the first 200 arrived, in bytes. */
   rssBytes: number;
   stop(): Promise<void>;
 }
 
-function get(port: number): Promise<number> {
+function get(port: number, path: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path: '/', agent: false }, (res) => {
+    const req = request({ host: '127.0.0.1', port, path, agent: false }, (res) => {
       res.resume();
       res.on('end', () => resolve(res.statusCode ?? 0));
     });
@@ -52,7 +54,7 @@ function rss(pid: number): number {
   return m ? Number(m[1]) * 1024 : 0;
 }
 
-/** Starts a variant on a fresh port; resolves at its first 200 on GET /. Output goes to /dev/null, as it costs the same everywhere. */
+/** Starts a variant on a fresh port; resolves at its first 200 on GET <path>. Output goes to /dev/null, as it costs the same everywhere. */
 export async function start(node: string, variant: Variant, timeoutMs = 30_000): Promise<Running> {
   const port = await freePort();
   const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...variant.env, PORT: String(port) };
@@ -72,7 +74,7 @@ export async function start(node: string, variant: Variant, timeoutMs = 30_000):
       throw new Error(`${variant.label} did not answer 200 on GET / within ${timeoutMs} ms: ${stderr}`);
     }
     try {
-      const status = await get(port);
+      const status = await get(port, variant.path ?? '/');
       if (status === 200) {
         const readyMs = performance.now() - began;
         return { child, port, readyMs, rssBytes: rss(child.pid ?? 0), stop };
