@@ -206,8 +206,8 @@ platform-bootstrap: ## Create the Terraform state bucket once per account (platf
 ##@ Performance
 
 .PHONY: bench
-bench: build ## Benchmark the function against bare Fastify: cold start, RSS, req/s, p99, payload; writes bench-results.json (installs wrk with apt-get if missing)
-	scripts/bench/run.sh
+bench: build ## Benchmark the function against bare Fastify: cold start, RSS, req/s, p99, payload, machine load; writes bench-results.json (BENCH_DIST=dir BENCH_PATH=/path; installs wrk with apt-get if missing)
+	scripts/bench/run.sh $(if $(BENCH_DIST),--dist '$(BENCH_DIST)') $(if $(BENCH_PATH),--path '$(BENCH_PATH)')
 
 ##@ Reliability
 

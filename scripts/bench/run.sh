@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make bench`: makes sure wrk is installed (Debian package), then runs the benchmark (scripts/bench/main.ts).
 # Runnable alone from the repository root after `make tools` and `make build`; options are passed through
-# (--spawns N --seconds S --rounds R --connections C --compare DIR --out FILE --skip-load).
+# (--dist DIR --path P --max-cv X --spawns N --seconds S --rounds R --connections C --compare DIR --out FILE
+# --skip-load). The function is the bundle in --dist (BENCH_DIST, default dist/), requested at --path (BENCH_PATH, /).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -23,8 +24,12 @@ main() {
   cd "${ROOT}"
   export PATH="${ROOT}/node_modules/.bin:${ROOT}/bin:${ROOT}/.venv/bin:${PATH}"
   ensure_wrk
-  if [[ ! -f dist/server.js ]]; then
-    echo "dist/server.js is missing: run 'make build' first" >&2
+  local dist="${BENCH_DIST:-dist}" args=("$@") i
+  for ((i = 0; i < ${#args[@]}; i++)); do
+    if [[ "${args[i]}" == "--dist" && $((i + 1)) -lt ${#args[@]} ]]; then dist="${args[i + 1]}"; fi
+  done
+  if [[ ! -f "${dist}/server.js" ]]; then
+    echo "${dist}/server.js is missing: run 'make build' first" >&2
     return 1
   fi
   exec node scripts/bench/main.ts "$@"
