@@ -95,7 +95,7 @@ TEST_UNIT := $(filter-out function/test/dockerfile.test.ts,$(wildcard function/t
   $(wildcard function/*/test/*.test.ts function/examples/*/test/*.test.ts) \
   chart/test/render.test.ts chart/test/function-contract.test.ts chart/test/mistakes.test.ts chart/test/unittest.test.ts \
   scripts/test/coldstart.test.ts $(filter-out scripts/test/deploy-lint.test.ts,$(wildcard scripts/test/deploy-*.test.ts)) \
-  scripts/test/cluster/unit.test.ts scripts/test/tiers.test.ts scripts/test/deps.test.ts
+  scripts/test/cluster/unit.test.ts scripts/test/tiers.test.ts scripts/test/deps.test.ts scripts/test/bench.test.ts
 TEST_LINT := scripts/test/typecheck.test.ts scripts/test/scanners.test.ts scripts/test/tools.test.ts \
   scripts/test/deploy-lint.test.ts scripts/test/ci-install.test.ts function/test/dockerfile.test.ts \
   chart/test/manifests.test.ts chart/test/prometheus.test.ts

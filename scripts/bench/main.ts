@@ -30,7 +30,7 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { wrk, type LoadResult } from './lib/load.ts';
-import { cv, startLoadMonitor } from './lib/machine.ts';
+import { cv, noisyRatio, startLoadMonitor } from './lib/machine.ts';
 import { startMoto, startOtlpSink } from './lib/peers.ts';
 import { cpuMs, start, type Variant } from './lib/proc.ts';
 import { serverArgs } from '../lib/snapshot.mjs';
@@ -56,17 +56,8 @@ const MAX_CV = Number(option('max-cv', '0.15'));
 if (!PATH.startsWith('/')) throw new Error(`--path must start with / (got ${PATH})`);
 if (!(MAX_CV > 0)) throw new Error(`--max-cv must be a positive number (got ${MAX_CV})`);
 
-/**
- * A ratio of two variants' figures, or null when either variant's coefficient of variation exceeds MAX_CV (the
- * reason is returned with it).
- */
-function ratioOf(value: number, base: number, cvValue: number, cvBase: number): { ratio: number | null; withheld?: string } {
-  const worst = Math.max(cvValue, cvBase);
-  if (!(worst <= MAX_CV)) {
-    return { ratio: null, withheld: Number.isNaN(worst) ? 'fewer than two measurements' : `CV ${Math.round(worst * 100)} % > ${Math.round(MAX_CV * 100)} %` };
-  }
-  return { ratio: round(value / base) };
-}
+/** A ratio of two variants' figures, or null with the reason when either one is noisier than MAX_CV. */
+const ratioOf = (value: number, base: number, cvValue: number, cvBase: number) => noisyRatio(value, base, cvValue, cvBase, MAX_CV);
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
 const quantile = (xs: number[], q: number) => {

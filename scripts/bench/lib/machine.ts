@@ -142,3 +142,14 @@ export function cv(xs: number[]): number {
   const variance = xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1);
   return Math.sqrt(variance) / mean;
 }
+
+/**
+ * value / base rounded to two decimals, or null with the reason when either variant's coefficient of variation is
+ * above maxCv (or unknown: fewer than two measurements). A ratio of two noisy figures says nothing about the code.
+ */
+export function noisyRatio(value: number, base: number, cvValue: number, cvBase: number, maxCv: number): { ratio: number | null; withheld?: string } {
+  const worst = Math.max(cvValue, cvBase);
+  if (Number.isNaN(worst)) return { ratio: null, withheld: 'fewer than two measurements' };
+  if (worst > maxCv) return { ratio: null, withheld: `CV ${Math.round(worst * 100)} % > ${Math.round(maxCv * 100)} %` };
+  return { ratio: Math.round((value / base) * 100) / 100 };
+}
