@@ -6,7 +6,7 @@
  * docs/performance.md comes from here.
  *
  *   node scripts/bench/profile.ts [--dist dist] [--path /] [--sampling off|ratio|all] [--seconds 8]
- *                                 [--connections 50] [--top 40] [--interval-us 100] [--match function/src]
+ *                                 [--connections 50] [--top 40] [--interval-us 250] [--match function/src]
  *                                 [--script scripts/bench/fixtures/bare-fastify.mjs]   (another server instead)
  *
  * Tracing: off = OTEL_TRACES_EXPORTER=none; ratio = parentbased_traceidratio 0.1; all = parentbased_always_on (both
@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { wrk } from './lib/load.ts';
 import { startOtlpSink } from './lib/peers.ts';
-import { start } from './lib/proc.ts';
+import { cpuMs, start } from './lib/proc.ts';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const ROOT = resolve(HERE, '../..');
@@ -39,10 +39,37 @@ interface ProfileNode {
   children?: number[];
 }
 interface Profile {
+  startTime: number;
   nodes: ProfileNode[];
   samples: number[];
   timeDeltas: number[];
 }
+
+/**
+ * The cost table's rows: each charged entry (see analyse) goes to the first item whose pattern matches it. The
+ * runtime's frames are named by source file and callee, so a table survives line numbers moving between builds.
+ */
+export const ITEMS: Array<[string, RegExp]> = [
+  ['span: tracer.startSpan (ids, sampler, span object)', /observe\.ts:\d+ -> startSpan /],
+  ['span: end', /observe\.ts:\d+ -> end node_modules\/@opentelemetry/],
+  ['context: context.with (onRequest, handler)', /-> with node_modules\/@opentelemetry\/api/],
+  ['context: trace.setSpan, propagation.extract', /-> (setSpan|extract) node_modules\/@opentelemetry\/api/],
+  ['access line: pino (serialise, time, write)', /(logAccess .* -> LOG |isoTime )/],
+  ['access line: fields', /^logAccess function\/src\/plugins\/observe\.ts:\d+$/],
+  ['histogram observation (label set lookup)', /-> observeWithoutExemplar /],
+  ['active-requests gauge', /-> (inc|dec) node_modules\/prom-client\/lib\/gauge/],
+  ['security headers: the hook (raw setHeader before; onSend check after)', /security\.ts:\d+/],
+  ['reply.header(): the security headers (after), traceresponse, content-type', /^fastify: Reply\.headers? /],
+  ['@fastify/helmet hooks (reply.helmet decorator)', /@fastify\/helmet/],
+  ['writeHead: every header checked and serialised', /safeWriteHead .*-> writeHead /],
+  ['request id (randomUUID)', /genReqId /],
+  ['observe hooks: the rest (attributes, traceresponse, close listener, first-request check)', /plugins\/observe\.ts/],
+  ['OTLP export (batch processor, protobuf)', /telemetry\.ts.*/],
+  ['response write (socket write(2), kernel)', /writePayload .* -> end node:_http_outgoing/],
+  ['Fastify: routing, hooks, validation, serialisation, reply', /^fastify: /],
+  ['Node: HTTP parser, events, timers, GC, the rest', /^other /],
+  ['other runtime code', /./],
+];
 
 const maps = new Map<string, SourceMap | null>();
 function sourceMap(url: string): SourceMap | null {
@@ -75,7 +102,7 @@ function label(f: Frame): string {
 /** Code of ours (the runtime) and the framework's own frames: a sample is charged to the nearest one on its stack. */
 const OWNER = /(function\/src\/|node_modules\/fastify\/)/;
 
-export function analyse(profile: Profile): {
+export function analyse(profile: Profile, window: [number, number] = [0, Infinity]): {
   totalUs: number;
   inclusive: Map<string, number>;
   self: Map<string, number>;
@@ -92,7 +119,11 @@ export function analyse(profile: Profile): {
   // the runtime's frame called ("finish -> observe prom-client/..."): what a hook costs by itself.
   const owned = new Map<string, number>();
   let totalUs = 0;
+  let at = profile.startTime;
   profile.samples.forEach((id, i) => {
+    at += profile.timeDeltas[i] ?? 0;
+    // Only the samples taken under load (start-up and drain left out).
+    if (at < window[0] || at > window[1]) return;
     const dt = profile.timeDeltas[i + 1] ?? profile.timeDeltas[i] ?? 0;
     totalUs += dt;
     const leaf = labels.get(id) ?? '?';
@@ -129,7 +160,7 @@ async function main(): Promise<void> {
       seconds: { type: 'string', default: '8' },
       connections: { type: 'string', default: '50' },
       top: { type: 'string', default: '40' },
-      'interval-us': { type: 'string', default: '100' },
+      'interval-us': { type: 'string', default: '250' },
       match: { type: 'string', default: '' },
       script: { type: 'string' },
     },
@@ -156,25 +187,42 @@ async function main(): Promise<void> {
     const s = await start(process.execPath, { id: 'profiled', label: `function (${sampling})`, args, env, path: values.path });
     const seconds = Number(values.seconds);
     const connections = Number(values.connections);
+    const pid = s.child.pid ?? 0;
+    const began = Number(process.hrtime.bigint() / 1000n); // the profile's clock: microseconds, monotonic
+    const cpu0 = cpuMs(pid);
     const warm = await wrk(process.env.WRK_BIN ?? 'wrk', HERE, { port: s.port, connections, seconds: 2, path: values.path });
     const run = await wrk(process.env.WRK_BIN ?? 'wrk', HERE, { port: s.port, connections, seconds, path: values.path });
-    const requests = warm.requests + run.requests + 1;
+    const requests = warm.requests + run.requests;
+    const cpuUsPerRequest = ((cpuMs(pid) - cpu0) * 1000) / requests;
+    const ended = Number(process.hrtime.bigint() / 1000n);
     // The drain (SIGTERM) ends with process.exit, which writes the profile.
     s.child.kill('SIGTERM');
     await new Promise((r) => s.child.once('exit', r));
     const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
     if (!file) throw new Error('no .cpuprofile written');
-    const { totalUs, inclusive, self, owned } = analyse(JSON.parse(readFileSync(join(dir, file), 'utf8')) as Profile);
-    const per = (us: number) => (us / requests).toFixed(2);
+    const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as Profile;
+    let { totalUs, inclusive, self, owned } = analyse(profile, [began, ended]);
+    if (totalUs === 0) ({ totalUs, inclusive, self, owned } = analyse(profile)); // clocks not comparable: every sample
+    // Sampled time includes time the thread waited for a CPU (the machine is shared) and idle time: each row is
+    // scaled to the process's CPU time per request (/proc, all threads) by its share of the non-idle samples.
+    const busyUs = totalUs - (self.get('(idle)') ?? 0);
+    const per = (us: number) => ((us / busyUs) * cpuUsPerRequest).toFixed(2);
     const top = Number(values.top);
     const out = [
-      `${requests} requests to ${values.path} (${Math.round(run.rps)} req/s under the profiler), tracing ${sampling}; ${per(totalUs)} us sampled per request (idle included)`,
+      `${requests} requests to ${values.path} (${Math.round(run.rps)} req/s under the profiler), tracing ${sampling}: ${cpuUsPerRequest.toFixed(1)} us CPU per request (all threads, /proc); ${(busyUs / requests).toFixed(1)} us of busy main-thread samples per request; rows below are shares of the busy samples times the CPU per request`,
       '',
       '| inclusive us/request | self us/request | function source:line |',
       '|---|---|---|',
     ];
     const rows = [...inclusive.entries()].filter(([l]) => l.includes(values.match)).sort((a, b) => b[1] - a[1]).slice(0, top);
     for (const [l, us] of rows) out.push(`| ${per(us)} | ${per(self.get(l) ?? 0)} | ${l} |`);
+    const items = new Map<string, number>();
+    for (const [l, us] of owned) {
+      const item = ITEMS.find(([, re]) => re.test(l))?.[0] ?? 'other runtime code';
+      items.set(item, (items.get(item) ?? 0) + us);
+    }
+    out.push('', '| item | us/request |', '|---|---|');
+    for (const [name] of ITEMS) if (items.has(name)) out.push(`| ${name} | ${per(items.get(name) ?? 0)} |`);
     out.push('', '| charged us/request | nearest runtime frame -> its callee (runtime or Fastify), or other |', '|---|---|');
     for (const [l, us] of [...owned.entries()].sort((a, b) => b[1] - a[1]).slice(0, top)) out.push(`| ${per(us)} | ${l} |`);
     out.push('', '| self us/request | function source:line |', '|---|---|');
