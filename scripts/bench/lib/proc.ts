@@ -54,13 +54,18 @@ function rss(pid: number): number {
   return m ? Number(m[1]) * 1024 : 0;
 }
 
-/** Starts a variant on a fresh port; resolves at its first 200 on GET <path>. Output goes to /dev/null, as it costs the same everywhere. */
+/**
+ * Starts a variant on a fresh port; resolves at its first 200 on GET <path>. stdout goes to a pipe this process reads
+ * and discards, as a container's stdout goes to a pipe the container runtime reads: a write(2) to a pipe costs the
+ * writer more than one to /dev/null (scripts/bench/log-line.ts).
+ */
 export async function start(node: string, variant: Variant, timeoutMs = 30_000): Promise<Running> {
   const port = await freePort();
   const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...variant.env, PORT: String(port) };
   let stderr = '';
   const began = performance.now();
-  const child = spawn(node, variant.args, { env, cwd: variant.cwd, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(node, variant.args, { env, cwd: variant.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout?.resume();
   child.stderr?.on('data', (d) => (stderr = (stderr + String(d)).slice(-4000)));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const stop = async () => {
