@@ -96,15 +96,21 @@ function isoTime(): string {
 /** Bytes of lines stdout has not taken yet beyond which new lines are dropped (and counted) rather than buffered. */
 export const LOG_BUFFER_MAX_BYTES = 16 * 1024 * 1024;
 
+/** The asynchronous stdout destination, once created (see stdout() and logSynchronously()). */
+let stdoutDestination: { sync: boolean } | undefined;
+
 /**
  * stdout, written asynchronously: a line is handed to the destination's buffer and written by the next write(2),
- * which takes every line logged meanwhile. One synchronous write per access line cost about a tenth of a request's
- * CPU. pino's destination writes what is buffered synchronously when the process exits (process.exit after the
- * drain, an uncaught exception): lines are lost only if the process is killed (SIGKILL) with lines not yet written,
- * or beyond LOG_BUFFER_MAX_BYTES held up by a stdout that does not read (each such line is counted on stderr).
+ * which takes every line logged meanwhile. One synchronous write per access line cost a tenth of a request's CPU when
+ * stdout is a pipe (as in a container). pino's destination writes what is buffered synchronously when the process
+ * exits; from the drain on, every line is written synchronously (logSynchronously), so that a line logged just before
+ * process.exit cannot be caught in an asynchronous write not done yet. Lines are lost only if the process is killed
+ * (SIGKILL) with lines not yet written, or beyond LOG_BUFFER_MAX_BYTES held up by a stdout that does not read (each
+ * such line is counted on stderr).
  */
 function stdout(): pino.DestinationStream {
   const stream = pino.destination({ fd: 1, sync: false, minLength: 0, maxLength: LOG_BUFFER_MAX_BYTES });
+  stdoutDestination = stream as unknown as { sync: boolean };
   let dropped = 0;
   (stream as unknown as NodeJS.EventEmitter).on('drop', () => {
     dropped += 1;
@@ -113,6 +119,15 @@ function stdout(): pino.DestinationStream {
     }
   });
   return stream;
+}
+
+/**
+ * From now on stdout is written synchronously (the drain calls this first): what is buffered goes with the next line,
+ * and the process's last lines are on stdout before it exits. A no-op for loggers given their own destination.
+ */
+export function logSynchronously(): void {
+  // pino's destination (SonicBoom) reads `sync` at each write.
+  if (stdoutDestination) stdoutDestination.sync = true;
 }
 
 export function createLogger(level: LogLevel, base: Record<string, string>, destination?: pino.DestinationStream): Logger {

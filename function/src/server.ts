@@ -7,6 +7,7 @@ import * as author from 'knative-fn/function';
 import closeWithGrace from 'close-with-grace';
 import type { FunctionModule } from './api.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
+import { logSynchronously } from './logger.js';
 import { createRuntime, type Runtime } from './runtime.js';
 import { SecretLoadError } from './secrets.js';
 import { releaseSignals } from './signals.js';
@@ -106,6 +107,7 @@ function installShutdown(runtime: Runtime): void {
     },
     async ({ signal }) => {
       const began = Date.now();
+      logSynchronously(); // the drain's lines, and the last one before exit, are written before the process ends
       log.info({ signal }, 'draining: readiness is 503, finishing in-flight requests');
       await runtime.close(began + deadlineMs);
       log.info({ drainMs: Date.now() - began }, 'drained: exiting');
