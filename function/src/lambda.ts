@@ -249,8 +249,7 @@ export function sendResult(reply: FastifyReply, result: unknown): FastifyReply {
   if (!JSON_TYPE.test(type)) {
     // The platform's JSON-API policy (CSP default-src 'none', no framing, same-origin resources) would stop a page,
     // a script or an image from working: a handler's non-JSON response keeps only the headers it sets itself.
-    const raw = reply.raw;
-    for (const name of CONTENT_RESTRICTING_HEADERS) if (!own.has(name)) raw.removeHeader(name);
+    for (const name of CONTENT_RESTRICTING_HEADERS) if (!own.has(name)) reply.removeHeader(name);
   }
   const body = structured.body;
   const text = body === undefined || body === null ? '' : typeof body === 'string' ? body : JSON.stringify(body);
