@@ -351,7 +351,7 @@ async function main(): Promise<void> {
       };
     }
 
-    // --- what the tracing set-up costs to load (unbundled, from node_modules): why the function does not use NodeSDK
+    // --- what the tracing set-up costs to load (unbundled, from node_modules): NodeSDK against the SDK's pieces
     const imports: Record<string, string[]> = {
       nodeAlone: [],
       sdkNode: ['@opentelemetry/sdk-node'],
