@@ -4,9 +4,11 @@
  * (user + system, /proc) and req/s, median of R rounds each. For checking one change at a time, quicker than
  * `make bench`.
  *
- *   node scripts/bench/ab.ts --a DIR_A --b DIR_B [--sampling off|ratio|all] [--rounds 4] [--seconds 5] [--path /]
+ *   node scripts/bench/ab.ts --a DIR_A --b DIR_B [--sampling off|ratio|all] [--rounds 4] [--seconds 5] [--path /] [--plain a|b]
  *
- * DIR_A and DIR_B are built dist/ directories (e.g. a copy of dist/ made before a change, and dist/).
+ * DIR_A and DIR_B are built dist/ directories (e.g. a copy of dist/ made before a change, and dist/). Each starts as
+ * the image starts it (from its start-up snapshot when this Node made it); `--plain a` starts A from its plain entry
+ * (`--a dist --b dist --plain a`: what the snapshot does to the steady state).
  */
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +16,7 @@ import { parseArgs } from 'node:util';
 import { wrk } from './lib/load.ts';
 import { startOtlpSink } from './lib/peers.ts';
 import { cpuMs, start } from './lib/proc.ts';
+import { serverArgs } from '../lib/snapshot.mjs';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const { values } = parseArgs({
@@ -25,6 +28,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '5' },
     connections: { type: 'string', default: '50' },
     path: { type: 'string', default: process.env.BENCH_PATH ?? '/' },
+    plain: { type: 'string' },
   },
 });
 if (!values.a) throw new Error('--a DIR (a built dist/) is required');
@@ -46,7 +50,9 @@ const wrkBin = process.env.WRK_BIN ?? 'wrk';
 const connections = Number(values.connections);
 for (let r = 0; r < Number(values.rounds); r++) {
   for (const id of r % 2 === 0 ? ['A', 'B'] : ['B', 'A']) {
-    const s = await start(process.execPath, { id, label: id, args: [`${builds[id as 'A' | 'B']}/server.js`], env, path: values.path });
+    const server = `${builds[id as 'A' | 'B']}/server.js`;
+    const args = values.plain?.toUpperCase() === id ? [server] : serverArgs(server);
+    const s = await start(process.execPath, { id, label: id, args, env, path: values.path });
     try {
       await wrk(wrkBin, HERE, { port: s.port, connections, seconds: 2, path: values.path });
       const cpu0 = cpuMs(s.child.pid ?? 0);
