@@ -51,7 +51,7 @@ t.test('the image map: Knative\'s ko:// images and the function with the Dockerf
   t.same(byMatch.get('ko://knative.dev/serving/cmd/queue')?.command, ['/cache/k8s/queue']);
   const fn = byMatch.get('dev.local/knative-fn:*');
   const staged = join(imagesDir(), 'knative-fn', '${MATCH}');
-  t.same(fn?.command, [join(staged, 'node'), 'dist/server.js'], 'the function runs from the image make deploy-local staged for its tag');
+  t.same(fn?.command, [join(staged, 'node'), '--snapshot-blob', 'dist/snapshot.blob', 'dist/server.js'], 'the function runs from the image make deploy-local staged for its tag, started as the image starts it');
   t.equal(fn?.workingDir, staged);
   t.notOk(staged.startsWith(ROOT), 'outside the checkout (a pod\'s own /tmp would hide a checkout under /tmp)');
   t.same(fn?.env, dockerfileEnv(join(ROOT, 'Dockerfile')), 'with the image\'s environment');
