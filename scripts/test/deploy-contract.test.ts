@@ -88,7 +88,7 @@ t.test('the chart accepts exactly the values a deploy sets, and renders the imag
 t.test("the function's own values file sits between the chart's defaults and the environment's values", async (t) => {
   const { mkdtempSync, mkdirSync, writeFileSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
-  const { probePath } = await import('../deploy/lib/config.ts');
+  const { functionDir, probePath } = await import('../deploy/lib/config.ts');
   const fn = join(mkdtempSync(join(tmpdir(), 'fn-values-')), 'myfn');
   mkdirSync(fn);
   writeFileSync(join(fn, 'values.yaml'), 'function:\n  env:\n    GREETING: Hej\n  probePath: /hello\nautoscaling:\n  maxScale: 4\n');
@@ -100,5 +100,5 @@ t.test("the function's own values file sits between the chart's defaults and the
   t.match(files[1], /platform\/envs\/dev\/function-values\.yaml$/, "then the environment's");
   t.equal(probePath(own), '/hello', "the smoke test and make coldstart call the function's probe path");
   t.equal(probePath(ctx), '/', 'the example: /');
-  t.equal(helmValues(ctx, 'dev', out, REPO, DIGEST)[1], join(ROOT, 'function', 'example', 'values.yaml'), 'default FUNCTION: function/example');
+  t.equal(functionDir(ctx), join(ROOT, 'function', 'example'), 'default FUNCTION: function/example');
 });

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import {
-  ACCOUNT, COMMIT, DIGEST, ENV, TAG_CHECK, KUBE_DEV, PREFLIGHT_DEV, REPO, ROOT, SSM_DEV, TRACE, devWorld, fakeFunction, harness, helm, ksvc, kubeconfig, normalise, runCli, ssmArgs, waitAndGet,
+  ACCOUNT, COMMIT, DIGEST, ENV, FIXTURE_FUNCTION, TAG_CHECK, KUBE_DEV, PREFLIGHT_DEV, REPO, ROOT, SSM_DEV, TRACE, devWorld, fakeFunction, harness, helm, ksvc, kubeconfig, normalise, runCli, ssmArgs, waitAndGet,
 } from './deploy-fixtures.ts';
 
 t.test('deploy-dev: preflight, apply, build by digest, helm with that digest, wait, smoke test', async (t) => {
@@ -22,7 +22,7 @@ t.test('deploy-dev: preflight, apply, build by digest, helm with that digest, wa
     'aws ecr get-login-password --region eu-west-1',
     `docker login --username AWS --password-stdin ${ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com`,
     TAG_CHECK,
-    `docker buildx build --platform linux/arm64 --file ${ROOT}/Dockerfile --tag ${REPO}:${COMMIT} --label org.opencontainers.image.revision=${COMMIT} --provenance=false --build-arg FUNCTION=function/example --metadata-file <tmp>/metadata.json --push ${ROOT}`,
+    `docker buildx build --platform linux/arm64 --file ${ROOT}/Dockerfile --tag ${REPO}:${COMMIT} --label org.opencontainers.image.revision=${COMMIT} --provenance=false --build-arg FUNCTION=${FIXTURE_FUNCTION} --metadata-file <tmp>/metadata.json --push ${ROOT}`,
     helm('dev', REPO),
     ...waitAndGet('dev'),
   ]);

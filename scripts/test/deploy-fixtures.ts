@@ -57,7 +57,7 @@ export const kubeconfig = (env: 'dev' | 'prod'): string =>
 export function helm(env: 'dev' | 'prod', repo: string): string {
   return [
     `helm upgrade --install fn ${ROOT}/chart --kubeconfig ${env === 'dev' ? KUBE_DEV : KUBE_PROD} --namespace functions`,
-    `--values ${ROOT}/function/example/values.yaml --values ${ROOT}/platform/envs/${env}/function-values.yaml --values ${ROOT}/.cache/deploy/${env}/platform-values.json`,
+    `--values ${ROOT}/${FIXTURE_FUNCTION}/values.yaml --values ${ROOT}/platform/envs/${env}/function-values.yaml --values ${ROOT}/.cache/deploy/${env}/platform-values.json`,
     `--set-string image.repository=${repo} --set-string image.digest=${DIGEST} --history-max 10 --wait=false`,
   ].join(' ');
 }
@@ -92,7 +92,9 @@ export const NOT_FOUND = '\nAn error occurred (ImageNotFoundException) when call
 /** The check for an already built commit (tags are immutable in ECR). */
 export const TAG_CHECK = `aws ecr describe-images --region eu-west-1 --repository-name knfn-dev-fn --image-ids imageTag=${COMMIT} --output json`;
 
-export const ENV = { AWS_PROFILE: 'deployer', GIT_COMMIT: COMMIT, SMOKE_TIMEOUT_SECONDS: '5' };
+/** The deploys under test build and deploy the basic fixture function, whatever function/example holds. */
+export const FIXTURE_FUNCTION = 'function/test/fixtures/basic';
+export const ENV = { AWS_PROFILE: 'deployer', GIT_COMMIT: COMMIT, SMOKE_TIMEOUT_SECONDS: '5', FUNCTION: FIXTURE_FUNCTION };
 
 export function prodWorld(prodUrl: string, extra: Rule[] = []): Rule[] {
   return [
